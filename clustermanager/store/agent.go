@@ -1,0 +1,285 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tashi-go/tashi/api"
+)
+
+// Snapshot reads hosts, instances and reservations in one repeatable-read
+// transaction, with its watch index: the oldest transaction still running
+// when the snapshot was taken. Any change this snapshot misses comes from
+// a transaction at or after that index, so its NOTIFY wakes a watch.
+func (s *Store) Snapshot(ctx context.Context) (api.Snapshot, error) {
+	var snap api.Snapshot
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			var idx int64
+			if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, now()`).
+				Scan(&idx, &snap.Now); err != nil {
+				return fmt.Errorf("read snapshot index: %w", err)
+			}
+			snap.Index = uint64(idx)
+			var err error
+			if snap.Hosts, err = s.queryHosts(ctx, tx, ``); err != nil {
+				return err
+			}
+			if snap.Instances, err = s.queryInstances(ctx, tx, ``); err != nil {
+				return err
+			}
+			snap.Reservations = map[int64][]int64{}
+			for _, h := range snap.Hosts {
+				if len(h.Reserved) > 0 {
+					snap.Reservations[h.ID] = h.Reserved
+				}
+			}
+			return nil
+		})
+	return snap, err
+}
+
+// CurrentIndex is the index a fresh snapshot would have.
+func (s *Store) CurrentIndex(ctx context.Context) (uint64, error) {
+	var idx int64
+	err := s.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&idx)
+	return uint64(idx), err
+}
+
+// ApplyPlan re-verifies every placement against the current record in one
+// transaction (instance version and state, host state, liveness,
+// reservations and room) and commits the ones that still hold. With
+// Atomic, one rejection rejects them all.
+func (s *Store) ApplyPlan(ctx context.Context, a Actor, p api.Plan) (api.PlanResult, error) {
+	var res api.PlanResult
+	if len(p.Placements) == 0 || len(p.Placements) > 10000 {
+		return res, api.Errorf(api.CodeInvalid, "placements", "a plan has 1..10000 placements, not %d", len(p.Placements))
+	}
+	pl := slices.Clone(p.Placements)
+	slices.SortFunc(pl, func(x, y api.Placement) int { return int(x.InstanceID - y.InstanceID) })
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		hosts, err := s.lockPlanHosts(ctx, tx, pl)
+		if err != nil {
+			return err
+		}
+		res.Results = make([]api.PlacementResult, 0, len(pl))
+		for _, x := range pl {
+			r := s.placeOne(ctx, tx, a, x, hosts)
+			if r.Reason == errAbort {
+				return fmt.Errorf("place instance %d: database error", x.InstanceID)
+			}
+			res.Results = append(res.Results, r)
+		}
+		if p.Atomic && anyRejected(res.Results) {
+			res.Results = gangRejected(res.Results)
+			return errRollback
+		}
+		return notify(ctx, tx)
+	})
+	if err == errRollback {
+		err = nil
+	}
+	return res, mapErr(err)
+}
+
+var errRollback = fmt.Errorf("rollback")
+
+const errAbort = "\x00abort"
+
+// lockPlanHosts locks the plan's hosts in id order and reads their usage.
+func (s *Store) lockPlanHosts(ctx context.Context, tx pgx.Tx, pl []api.Placement) (map[int64]*api.Host, error) {
+	var ids []int64
+	for _, x := range pl {
+		ids = append(ids, x.HostID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM hosts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids); err != nil {
+		return nil, fmt.Errorf("lock plan hosts: %w", err)
+	}
+	hs, err := s.queryHosts(ctx, tx, `WHERE h.id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]*api.Host, len(hs))
+	for i := range hs {
+		out[hs[i].ID] = &hs[i]
+	}
+	return out, nil
+}
+
+func (s *Store) placeOne(ctx context.Context, tx pgx.Tx, a Actor, x api.Placement, hosts map[int64]*api.Host) api.PlacementResult {
+	res := api.PlacementResult{InstanceID: x.InstanceID}
+	var st api.InstanceState
+	var ver, user int64
+	var cores, memory int
+	var hints map[string]string
+	err := tx.QueryRow(ctx, `SELECT state, version, user_id, cores, memory, hints FROM instances
+		WHERE id = $1 FOR UPDATE`, x.InstanceID).Scan(&st, &ver, &user, &cores, &memory, &hints)
+	switch {
+	case err == pgx.ErrNoRows:
+		res.Reason = "instance no longer exists"
+	case err != nil:
+		res.Reason = errAbort
+	case ver != x.Version:
+		res.Reason = fmt.Sprintf("instance changed (version %d, plan saw %d)", ver, x.Version)
+	case hosts[x.HostID] == nil:
+		res.Reason = "no such host"
+	default:
+		res.Reason = s.fits(*hosts[x.HostID], cores, memory, user)
+	}
+	if res.Reason != "" {
+		return res
+	}
+	ev := api.EvActivate
+	if hints["__resume_source"] != "" {
+		ev = api.EvResumeOn
+	}
+	to, err := api.Transition(st, ev)
+	if err != nil {
+		res.Reason = err.Error()
+		return res
+	}
+	if _, err := tx.Exec(ctx, `UPDATE instances SET state = $2, host_id = $3, version = version + 1,
+		updated_at = now(), error = '' WHERE id = $1`, x.InstanceID, to, x.HostID); err != nil {
+		res.Reason = errAbort
+		return res
+	}
+	if logEvent(ctx, tx, a, &x.InstanceID, &x.HostID, "place", map[string]any{"from": st, "to": to}) != nil {
+		res.Reason = errAbort
+		return res
+	}
+	h := hosts[x.HostID]
+	h.UsedCores += cores
+	h.UsedMemory += memory
+	res.Accepted = true
+	return res
+}
+
+func anyRejected(rs []api.PlacementResult) bool {
+	return slices.ContainsFunc(rs, func(r api.PlacementResult) bool { return !r.Accepted })
+}
+
+func gangRejected(rs []api.PlacementResult) []api.PlacementResult {
+	var why string
+	for _, r := range rs {
+		if !r.Accepted {
+			why = fmt.Sprintf("instance %d: %s", r.InstanceID, r.Reason)
+			break
+		}
+	}
+	out := make([]api.PlacementResult, len(rs))
+	for i, r := range rs {
+		out[i] = api.PlacementResult{InstanceID: r.InstanceID, Reason: "gang rejected: " + why}
+	}
+	return out
+}
+
+// transitional are the states an agent carries out by claiming them.
+var transitional = []string{string(api.Activating), string(api.Pausing), string(api.Unpausing),
+	string(api.Suspending), string(api.Resuming), string(api.MigratePrep), string(api.MigrateTrans),
+	string(api.ShuttingDown), string(api.Destroying)}
+
+// Claim grants an agent the right to carry out an instance's transition
+// until the claim expires. A claim that expired may be taken over.
+func (s *Store) Claim(ctx context.Context, a Actor, r api.ClaimRequest) (api.Claim, error) {
+	ttl := time.Duration(r.TTLSeconds) * time.Second
+	if r.TTLSeconds == 0 {
+		ttl = s.limits.ClaimTTL
+	}
+	if ttl < time.Second || ttl > time.Hour {
+		return api.Claim{}, api.Errorf(api.CodeInvalid, "ttlSeconds", "ttlSeconds %d is out of range; accepted: 1..3600", r.TTLSeconds)
+	}
+	c := api.Claim{ID: NewToken()[6:]}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE instances SET claim_id = $3, claim_owner = $4,
+			claim_expires = now() + $5::interval WHERE id = $1 AND version = $2 AND state = ANY($6)
+			AND (claim_id IS NULL OR claim_expires < now())`,
+			r.InstanceID, r.Version, c.ID, r.Owner, fmt.Sprintf("%f seconds", ttl.Seconds()), transitional)
+		if err != nil {
+			return fmt.Errorf("claim instance %d: %w", r.InstanceID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return api.Errorf(api.CodeConflict, "instanceId",
+				"instance %d is not claimable: it changed, is not in a transitional state, or another agent holds it", r.InstanceID)
+		}
+		got, err := s.queryInstances(ctx, tx, `WHERE i.id = $1`, r.InstanceID)
+		if err != nil {
+			return err
+		}
+		c.Instance = got[0]
+		return tx.QueryRow(ctx, `SELECT claim_expires FROM instances WHERE id = $1`, r.InstanceID).Scan(&c.Expires)
+	})
+	return c, mapErr(err)
+}
+
+// FinishClaim records the outcome of a claimed transition.
+func (s *Store) FinishClaim(ctx context.Context, a Actor, key, claimID string, o api.ClaimOutcome) (Answer, error) {
+	if !slices.Contains([]api.Event{api.EvOpFinished, api.EvOpFailed, api.EvMigrateGo, api.EvExited}, o.Event) {
+		return Answer{}, api.Errorf(api.CodeInvalid, "event", "event %q is not valid; accepted: opFinished, opFailed, migrateGo, exited", o.Event)
+	}
+	return s.Mutate(ctx, a, key, 200, func(ctx context.Context, tx pgx.Tx) (any, error) {
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM instances WHERE claim_id = $1 FOR UPDATE`, claimID).Scan(&id)
+		if err == pgx.ErrNoRows {
+			return nil, api.Errorf(api.CodeConflict, "claim", "claim %s is not held (expired and taken over, or the instance is gone)", claimID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return s.finish(ctx, tx, a, id, o)
+	})
+}
+
+func (s *Store) finish(ctx context.Context, tx pgx.Tx, a Actor, id int64, o api.ClaimOutcome) (any, error) {
+	r, err := lockInstance(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	to, err := api.Transition(r.state, o.Event)
+	if err != nil {
+		return nil, err
+	}
+	if r.state == api.MigrateTrans && o.Event == api.EvOpFinished && o.HostID != nil {
+		r.hostID = o.HostID
+	}
+	detail := map[string]any{"error": o.Error}
+	if err := s.setState(ctx, tx, a, r, to, string(o.Event), detail); err != nil || to == api.Exited {
+		return api.Instance{ID: id, Name: r.name, State: to}, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE instances SET claim_id = NULL, claim_owner = NULL, claim_expires = NULL,
+		error = $2, vm_id = CASE WHEN $3 = '' THEN vm_id ELSE $3 END, host_id = $4
+		WHERE id = $1`, id, o.Error, o.VMID, hostAfter(r, to))
+	if err != nil {
+		return nil, fmt.Errorf("finish claim on %s: %w", r.name, err)
+	}
+	got, err := s.queryInstances(ctx, tx, `WHERE i.id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	return got[0], nil
+}
+
+func hostAfter(r row, to api.InstanceState) *int64 {
+	if to == api.Pending || to == api.Held || to == api.Suspended {
+		return nil
+	}
+	return r.hostID
+}
+
+// ReleaseClaim hands a claim back without an outcome.
+func (s *Store) ReleaseClaim(ctx context.Context, claimID string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE instances SET claim_id = NULL, claim_owner = NULL,
+		claim_expires = NULL WHERE claim_id = $1`, claimID)
+	if err != nil {
+		return fmt.Errorf("release claim: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return api.Errorf(api.CodeNotFound, "claim", "claim %s is not held", claimID)
+	}
+	return nil
+}
