@@ -100,7 +100,7 @@ func (s *Store) touchHosts(ctx context.Context, tx pgx.Tx, at time.Time, ids []i
 		old AS (SELECT h.id, h.last_heartbeat FROM hosts h JOIN v ON v.id = h.id ORDER BY h.id FOR UPDATE OF h)
 		UPDATE hosts h SET last_heartbeat = $1, stats = v.stats FROM v, old
 		WHERE h.id = v.id AND old.id = v.id
-		RETURNING h.id, old.last_heartbeat IS NULL OR old.last_heartbeat < $1 - $4::interval`,
+		RETURNING h.id, old.last_heartbeat IS NULL OR old.last_heartbeat < $1::timestamptz - $4::interval`,
 		at, ids, stats, fmt.Sprintf("%f seconds", s.limits.ExpireHostTime.Seconds()))
 	if err != nil {
 		return nil, fmt.Errorf("record heartbeats: %w", err)
