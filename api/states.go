@@ -117,34 +117,25 @@ func Allowed(s InstanceState) []string {
 	return out
 }
 
-// Reconcile maps a state a node manager reports onto the recorded state.
-// It returns the new recorded state and whether it changed. Reports that
-// make no sense for the recorded state leave it alone: the agent that owns
-// the transition will finish or fail it.
+// Reconcile maps a state a node manager reports onto the recorded state,
+// through the same table: a report of Exited is the exited event; a report
+// of Running or Paused finishes a transition only where finishing it leads
+// to that state. It returns the new state and whether it changed. Reports
+// that make no sense for the recorded state leave it alone: the agent that
+// owns the transition finishes or fails it.
 func Reconcile(recorded, reported InstanceState) (InstanceState, bool) {
-	if recorded == reported {
+	if recorded == reported || (recorded == MigrateTrans && reported == Exited) {
+		return recorded, false // during a migration the target's report decides
+	}
+	ev := EvOpFinished
+	if reported == Exited {
+		ev = EvExited
+	}
+	to, err := Transition(recorded, ev)
+	if err != nil || (reported != Exited && to != reported) {
 		return recorded, false
 	}
-	switch reported {
-	case Exited:
-		if recorded == MigrateTrans {
-			return recorded, false // the target's report decides
-		}
-		if to, err := Transition(recorded, EvExited); err == nil {
-			return to, to != recorded
-		}
-	case Running:
-		switch recorded {
-		case Activating, Resuming, Unpausing, MigrateTrans, Orphaned:
-			return Running, true
-		}
-	case Paused:
-		switch recorded {
-		case Pausing, Orphaned, Running:
-			return Paused, true
-		}
-	}
-	return recorded, false
+	return to, true
 }
 
 // ParseInstanceState accepts a state name in any case.

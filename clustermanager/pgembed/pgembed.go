@@ -154,7 +154,8 @@ func (s *Server) DropDatabase(ctx context.Context, name string) error {
 
 // Stop shuts the server down (pg_ctl stop -m fast) and removes the socket
 // directory if Start made it. It leaves alone a server that a later Start
-// put on the same data directory, and a second Stop does nothing.
+// put on the same data directory, returns nil if the server already died,
+// and does nothing the second time.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -170,6 +171,8 @@ func (s *Server) Stop(ctx context.Context) error {
 	case pid != s.pid:
 		s.log.Warn("not stopping postgresql: another start owns the data directory",
 			"data_dir", s.dataDir, "pid", pid, "our_pid", s.pid)
+	case !s.isOurPostgres(pid):
+		s.log.Warn("postgresql is already gone: it died without stopping", "data_dir", s.dataDir, "pid", pid)
 	default:
 		if err := s.pgCtlStop(ctx, "fast"); err != nil {
 			return fmt.Errorf("stop postgresql in %s: %w", s.dataDir, err)

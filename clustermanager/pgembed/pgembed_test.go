@@ -218,6 +218,25 @@ func TestRestartAfterKill(t *testing.T) {
 	queryOne(t, ctx, s2.DSN("keep"), "SELECT v FROM t", &v)
 }
 
+func TestStopAfterServerDied(t *testing.T) {
+	ctx := testCtx(t)
+	s := start(t, ctx, filepath.Join(stateDir(t), "pgdata"))
+	if err := syscall.Kill(s.pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitDead(t, s.pid)
+	begin := time.Now()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("Stop of a dead server took %v", d)
+	}
+	if _, err := os.Stat(s.SocketDir()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("socket directory %s not removed: %v", s.SocketDir(), err)
+	}
+}
+
 // TestStartStopsLeftoverServer simulates a cluster manager that died
 // without Stop while its server kept running.
 func TestStartStopsLeftoverServer(t *testing.T) {

@@ -1,0 +1,51 @@
+# Tashi-Go. `make up` runs a one-machine cluster in the foreground;
+# `make test` runs every test. Both first run scripts/setup.sh, which
+# installs what is missing from Debian's packages.
+
+GO       ?= go
+BIN      := bin
+STATE    ?= $(CURDIR)/.state
+VERSION  ?= dev
+LDFLAGS  := -X github.com/tashi-go/tashi/clustermanager.Version=$(VERSION)
+CMDS     := tashi tashi-cm
+
+.PHONY: all build setup up test bench fuzz vet clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
+
+setup:
+	@scripts/setup.sh
+
+# up: the cluster manager with its embedded PostgreSQL under $(STATE), in
+# the foreground; Ctrl-C stops everything it started. It writes
+# ~/.tashi/Client.cfg (only if absent or written by an earlier `make up`)
+# so that bin/tashi in another terminal finds it and the admin token.
+up: setup build
+	@mkdir -p $(STATE)/vfs/images
+	TASHI_VFS_PREFIX=$(STATE)/vfs $(BIN)/tashi-cm --state-dir $(STATE)/cm \
+		--client-config $(HOME)/.tashi/Client.cfg
+
+test: setup
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+bench: setup
+	$(GO) run ./cmd/tashi-bench
+
+# fuzz: a short run of every fuzz target (FUZZTIME each).
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; done
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)
