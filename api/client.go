@@ -364,3 +364,15 @@ func (c *Client) FinishClaim(ctx context.Context, id string, o ClaimOutcome) (In
 func (c *Client) ReleaseClaim(ctx context.Context, id string) error {
 	return c.Do(ctx, "DELETE", "/v1/agent/claims/"+esc(id), nil, nil)
 }
+
+// PendingCalls lists vmmSpecificCalls waiting for an agent.
+func (c *Client) PendingCalls(ctx context.Context) ([]VMMCall, error) {
+	var out []VMMCall
+	return out, c.Do(ctx, "GET", "/v1/agent/calls", nil, &out)
+}
+
+// AnswerCall records the node manager's answer to a vmmSpecificCall.
+func (c *Client) AnswerCall(ctx context.Context, id int64, status, result string) (VMMCall, error) {
+	var out VMMCall
+	return out, c.Do(ctx, "POST", fmt.Sprintf("/v1/agent/calls/%d", id), VMMCall{Status: status, Result: result}, &out)
+}

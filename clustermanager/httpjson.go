@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -92,8 +91,4 @@ func idemKey(r *http.Request) (string, error) {
 		return "", api.Errorf(api.CodeInvalid, "Idempotency-Key", "the Idempotency-Key header is longer than 128 bytes")
 	}
 	return k, nil
-}
-
-func logAttrs(r *http.Request, status int) []any {
-	return []any{slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status)}
 }

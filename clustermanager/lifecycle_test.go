@@ -294,3 +294,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+func TestVMMSpecificCallRoundTrip(t *testing.T) {
+	w := newWorld(t)
+	if _, err := w.user.CreateVM(ctx, cmtest.Spec("vm")); err != nil {
+		t.Fatal(err)
+	}
+	call, err := w.user.VMMSpecificCall(ctx, "vm", "startVnc")
+	if err != nil || call.Status != "pending" {
+		t.Fatalf("record call: %+v %v", call, err)
+	}
+	done := make(chan api.VMMCall, 1)
+	go func() {
+		c, _ := w.user.WaitCall(ctx, call.ID, 20*time.Second)
+		done <- c
+	}()
+	pending, err := w.agent.PendingCalls(ctx)
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("pending calls: %+v %v", pending, err)
+	}
+	if _, err := w.agent.AnswerCall(ctx, call.ID, "done", "VNC running on h1:5900"); err != nil {
+		t.Fatal(err)
+	}
+	if c := <-done; c.Status != "done" || c.Result != "VNC running on h1:5900" {
+		t.Fatalf("waited call: %+v", c)
+	}
+	if _, err := w.agent.AnswerCall(ctx, call.ID, "done", "again"); !api.IsCode(err, api.CodeConflict) {
+		t.Fatalf("a call answered twice: %v", err)
+	}
+}

@@ -1,6 +1,8 @@
 package clustermanager
 
 import (
+	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -56,13 +58,16 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// instrument counts and times each request under its route pattern.
-func (m *metrics) instrument(route string, h http.Handler) http.Handler {
+// instrument counts, times and logs (at debug level) each request under
+// its route pattern.
+func (m *metrics) instrument(log *slog.Logger, route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: 200}
 		h.ServeHTTP(sw, r)
-		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
-		m.requests.WithLabelValues(route, http.StatusText(sw.code)).Inc()
+		took := time.Since(start)
+		m.latency.WithLabelValues(route).Observe(took.Seconds())
+		m.requests.WithLabelValues(route, fmt.Sprint(sw.code)).Inc()
+		log.Debug("request", "route", route, "path", r.URL.Path, "status", sw.code, "took_ms", float64(took.Microseconds())/1000)
 	})
 }

@@ -62,6 +62,20 @@ func (s *Server) agentRoutes() {
 		}
 		return s.store.FinishClaim(r.Context(), a, key, r.PathValue("id"), o)
 	}))
+	s.handle("GET /v1/agent/calls", s.read(agents, func(r *http.Request, _ store.Actor) (any, error) {
+		return s.store.PendingCalls(r.Context())
+	}))
+	s.handle("POST /v1/agent/calls/{id}", s.mutate(agents, func(r *http.Request, a store.Actor, _ string) (store.Answer, error) {
+		var c api.VMMCall
+		if err := decode(r, &c); err != nil {
+			return store.Answer{}, err
+		}
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			return store.Answer{}, api.Errorf(api.CodeInvalid, "id", "call id %q is not a number", r.PathValue("id"))
+		}
+		return s.store.AnswerCall(r.Context(), a, id, c.Status, c.Result)
+	}))
 	s.handle("DELETE /v1/agent/claims/{id}", s.read(agents, func(r *http.Request, _ store.Actor) (any, error) {
 		return api.Message{Message: "released"}, s.store.ReleaseClaim(r.Context(), r.PathValue("id"))
 	}))

@@ -44,7 +44,7 @@ func (s *Server) Start(ctx context.Context, hbEvery time.Duration) (wait func())
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 func (s *Server) handle(pattern string, h http.Handler) {
-	s.mux.Handle(pattern, s.metrics.instrument(pattern, h))
+	s.mux.Handle(pattern, s.metrics.instrument(s.log, pattern, h))
 }
 
 func (s *Server) routes() {

@@ -279,3 +279,39 @@ func (s *Store) Call(ctx context.Context, a Actor, id int64) (api.VMMCall, error
 	}
 	return c, err
 }
+
+// PendingCalls lists vmmSpecificCalls no agent has answered yet, oldest first.
+func (s *Store) PendingCalls(ctx context.Context) ([]api.VMMCall, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, instance_id, arg, status, result, created_at
+		FROM vmm_calls WHERE status = 'pending' ORDER BY id LIMIT 1000`)
+	if err != nil {
+		return nil, fmt.Errorf("list pending calls: %w", err)
+	}
+	defer rows.Close()
+	out := []api.VMMCall{}
+	for rows.Next() {
+		var c api.VMMCall
+		if err := rows.Scan(&c.ID, &c.InstanceID, &c.Arg, &c.Status, &c.Result, &c.CreatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// AnswerCall records an agent's answer to a vmmSpecificCall, once.
+func (s *Store) AnswerCall(ctx context.Context, a Actor, id int64, status, result string) (Answer, error) {
+	if status != "done" && status != "failed" {
+		return Answer{}, api.Errorf(api.CodeInvalid, "status", "status %q is not valid; accepted: done, failed", status)
+	}
+	return s.Mutate(ctx, a, "", 200, func(ctx context.Context, tx pgx.Tx) (any, error) {
+		var c api.VMMCall
+		err := tx.QueryRow(ctx, `UPDATE vmm_calls SET status = $2, result = $3 WHERE id = $1 AND status = 'pending'
+			RETURNING id, instance_id, arg, status, result, created_at`, id, status, result).
+			Scan(&c.ID, &c.InstanceID, &c.Arg, &c.Status, &c.Result, &c.CreatedAt)
+		if err == pgx.ErrNoRows {
+			return nil, api.Errorf(api.CodeConflict, "id", "call %d is not pending", id)
+		}
+		return c, err
+	})
+}
