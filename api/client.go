@@ -21,9 +21,9 @@ type Client struct {
 	BaseURL string // e.g. http://localhost:9882
 	Token   string
 	HTTP    *http.Client
-	// RetryFor is how long mutating calls keep retrying after transport
-	// errors (the CM restarting). Each call carries an idempotency key, so
-	// a retried request is done at most once. Zero means 30 s.
+	// RetryFor is how long calls keep retrying after transport errors
+	// (the CM restarting) and 503s. Mutating calls carry an idempotency
+	// key, so a retried request is done at most once. Zero means 30 s.
 	RetryFor time.Duration
 }
 
@@ -40,7 +40,7 @@ func NewKey() string {
 }
 
 // Do sends one request and decodes the answer into out (if not nil).
-// Mutating calls (POST, PUT, DELETE) get an idempotency key and are
+// Mutating calls (POST, DELETE) get an idempotency key; every call is
 // retried on transport errors until RetryFor runs out.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
 	return c.DoKey(ctx, method, path, NewKey(), in, out)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net"
 	"regexp"
 	"strings"
 )
@@ -64,26 +63,17 @@ func validateNICs(ns []NIC) error {
 	if len(ns) > 8 {
 		return Errorf(CodeInvalid, "nics", "%d NICs is too many; accepted: 0..8", len(ns))
 	}
-	for _, n := range ns {
+	for i, n := range ns {
+		var err error
 		if n.IP != "" {
-			if ip := net.ParseIP(n.IP); ip == nil || ip.To4() == nil {
-				return Errorf(CodeInvalid, "nics", "NIC address %q is not an IPv4 address", n.IP)
-			}
+			_, err = ParseIPv4(n.IP)
 		}
-		if n.MAC != "" {
-			if err := ValidMAC(n.MAC); err != nil {
-				return err
-			}
+		if err == nil && n.MAC != "" {
+			_, err = ParseMAC(n.MAC)
 		}
-	}
-	return nil
-}
-
-// ValidMAC accepts a unicast 48-bit MAC address.
-func ValidMAC(mac string) error {
-	hw, err := net.ParseMAC(mac)
-	if err != nil || len(hw) != 6 || hw[0]&1 == 1 {
-		return Errorf(CodeInvalid, "nics", "MAC %q is not valid; accepted: a unicast address like 52:54:00:12:34:56", mac)
+		if err != nil {
+			return Errorf(CodeInvalid, "nics", "NIC %d: %v", i, err)
+		}
 	}
 	return nil
 }

@@ -224,17 +224,22 @@ func (s *Store) admit(ctx context.Context, tx pgx.Tx, a Actor, spec api.Instance
 	return ids, nil
 }
 
-// checkQuota locks the owner's row, so parallel admissions for one user
-// are serialized and cannot together exceed the quota.
+// checkQuota holds the owner's row in share mode (a concurrent setQuota
+// waits for us) and, when the user has a quota, a per-user transaction
+// lock, so parallel admissions for one user are serialized and cannot
+// together exceed it. Users without a quota are not serialized.
 func (s *Store) checkQuota(ctx context.Context, tx pgx.Tx, owner int64, n, cores, memory int) error {
 	var maxI, maxC, maxM int
 	err := tx.QueryRow(ctx, `SELECT max_instances, max_cores, max_memory FROM users
-		WHERE id = $1 FOR UPDATE`, owner).Scan(&maxI, &maxC, &maxM)
+		WHERE id = $1 FOR SHARE`, owner).Scan(&maxI, &maxC, &maxM)
 	if err != nil {
-		return fmt.Errorf("lock user %d for quota: %w", owner, err)
+		return fmt.Errorf("read quota of user %d: %w", owner, err)
 	}
 	if maxI == 0 && maxC == 0 && maxM == 0 {
 		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(1, $1::int)`, owner); err != nil {
+		return fmt.Errorf("lock quota of user %d: %w", owner, err)
 	}
 	var useI, useC, useM int
 	err = tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(cores),0), coalesce(sum(memory),0)
