@@ -99,16 +99,24 @@ func Transition(from InstanceState, ev Event) (InstanceState, error) {
 	if !ok {
 		return "", Errorf(CodeIllegalTransition, "state",
 			"cannot %s an instance that is %s; allowed from %s: %s",
-			ev, from, from, strings.Join(Allowed(from), ", "))
+			ev, from, from, strings.Join(Allowed(from, UserRequests[ev]), ", "))
 	}
 	return to, nil
 }
 
-// Allowed lists, sorted, the events accepted in state s.
-func Allowed(s InstanceState) []string {
+// UserRequests are the events users ask for; the others come from agents
+// and node managers.
+var UserRequests = map[Event]bool{EvShutdown: true, EvDestroy: true, EvSuspend: true,
+	EvResume: true, EvPause: true, EvUnpause: true, EvMigrate: true}
+
+// Allowed lists, sorted, the events accepted in state s; with onlyUser,
+// only the requests a user may make.
+func Allowed(s InstanceState, onlyUser bool) []string {
 	var out []string
 	for ev := range transitions[s] {
-		out = append(out, string(ev))
+		if !onlyUser || UserRequests[ev] {
+			out = append(out, string(ev))
+		}
 	}
 	sort.Strings(out)
 	if len(out) == 0 {

@@ -48,7 +48,8 @@ func TestIllegalTransitionNamesStateAndAllowed(t *testing.T) {
 		ev   Event
 		want []string
 	}{
-		{Pending, EvPause, []string{"pause", "Pending", "activate", "destroy"}},
+		{Pending, EvPause, []string{"pause", "Pending", "destroy, shutdown"}},
+		{Pending, EvOpFinished, []string{"activate", "destroy"}},
 		{Paused, EvPause, []string{"Paused", "unpause"}},
 		{Exited, EvDestroy, []string{"Exited", "nothing"}},
 		{Suspended, EvMigrate, []string{"Suspended", "resume"}},
