@@ -1,6 +1,11 @@
-// Package agents will hold tashi-agent: it watches the cluster manager,
-// asks package scheduler where pending VMs go, submits plans, and claims
-// and carries out lifecycle transitions on node managers. Not built yet:
-// see issues 3 and 4. The CM's agent API (snapshot, watch, plans, claims)
-// exists already.
+// Package agents is tashi-agent: it watches the cluster manager (a
+// snapshot, then a watch woken by LISTEN/NOTIFY), places Pending
+// instances, claims every instance in a transitional state and carries
+// the transition out on node managers over mutual TLS, reporting the
+// outcome (with measured suspend and migration figures) to the CM. It
+// also carries vmmSpecificCalls. Several agents may run at once: claims
+// and the CM's re-verification of plans keep them from doubling work.
+//
+// Placement here is an interim first fit; the scheduler issue replaces it
+// with package scheduler.
 package agents

@@ -60,6 +60,7 @@ type Instance struct {
 	State     InstanceState     `json:"state"`
 	HostID    *int64            `json:"hostId"`
 	HostName  string            `json:"hostName,omitempty"`
+	TargetID  *int64            `json:"targetHostId,omitempty"` // where a migration goes
 	Cores     int               `json:"cores"`
 	Memory    int               `json:"memory"`
 	Disks     []Disk            `json:"disks"`
@@ -90,6 +91,7 @@ type Host struct {
 	Cores         int        `json:"cores"`
 	Memory        int        `json:"memory"` // MiB offered to guests
 	Version       string     `json:"version"`
+	Address       string     `json:"address,omitempty"` // the node manager's API
 	Notes         string     `json:"notes"`
 	Reserved      []int64    `json:"reserved"`
 	LastHeartbeat *time.Time `json:"lastHeartbeat,omitempty"`

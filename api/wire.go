@@ -66,6 +66,7 @@ type VMMCall struct {
 // RegisterRequest is registerNodeManager.
 type RegisterRequest struct {
 	Name    string    `json:"name"`
+	Address string    `json:"address,omitempty"` // host:port of the NM API
 	Version string    `json:"version"`
 	Cores   int       `json:"cores"`
 	Memory  int       `json:"memory"`
@@ -110,6 +111,7 @@ type Snapshot struct {
 	Now          time.Time         `json:"now"`
 	Hosts        []Host            `json:"hosts"`
 	Instances    []Instance        `json:"instances"`
+	Networks     []Network         `json:"networks"`
 	Reservations map[int64][]int64 `json:"reservations"` // host id -> user ids
 }
 
@@ -164,8 +166,9 @@ type Claim struct {
 
 // ClaimOutcome reports how the claimed transition ended.
 type ClaimOutcome struct {
-	Event  Event  `json:"event"` // opFinished, opFailed or migrateGo
-	Error  string `json:"error,omitempty"`
-	VMID   string `json:"vmId,omitempty"`
-	HostID *int64 `json:"hostId,omitempty"` // the new host after a migration
+	Event  Event    `json:"event"` // opFinished, opFailed or migrateGo
+	Error  string   `json:"error,omitempty"`
+	VMID   string   `json:"vmId,omitempty"`
+	HostID *int64   `json:"hostId,omitempty"` // the new host after a migration
+	Stats  *OpStats `json:"stats,omitempty"`  // what a suspend, resume or migration measured
 }

@@ -72,9 +72,9 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	big := fmt.Sprintf(`{"name":"x","cores":1,"memory":128,"disks":[{"uri":"%s"}]}`, strings.Repeat("a", 2<<20))
 	tests := []struct {
 		name, token, method, path, body string
-		status                           int
-		code                             api.Code
-		field                            string
+		status                          int
+		code                            api.Code
+		field                           string
 	}{
 		{"malformed json", tok, "POST", "/v1/instances", `{"name":`, 400, api.CodeMalformed, ""},
 		{"empty body", tok, "POST", "/v1/instances", ``, 400, api.CodeMalformed, ""},

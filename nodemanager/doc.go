@@ -1,7 +1,10 @@
-// Package nodemanager will be the daemon on every host (tashi-nm): it
-// builds QEMU command lines, starts guests that outlive it, drives them
-// over QMP, wires taps, bridges and VXLAN with netlink, serves DHCP to its
-// own guests, heartbeats to the cluster manager and re-attaches to its
-// guests after a restart. Not built yet: see issue 3. The CM side of its
-// API (registerNodeManager, heartbeat, vmStateChange) exists already.
+// Package nodemanager is the daemon on every host (tashi-nm). It serves
+// the NM API (HTTP/JSON over mutual TLS, idempotent per operation id) to
+// the cluster's agents, resolves disks through the image store (qcow2
+// overlays for non-persistent disks), wires a tap per NIC onto its
+// network's bridge with netlink, and drives guests through a vmm.VMM back
+// end (package nodemanager/qemu). It registers with the cluster manager,
+// heartbeats host stats and every guest's state, reports guests that
+// change state by themselves at once, and after a restart takes over the
+// guests it left running.
 package nodemanager

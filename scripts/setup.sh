@@ -21,6 +21,11 @@ requirements() {
 	need_postgres   # initdb, pg_ctl, postgres: clustermanager/pgembed
 	need curl curl  # README demo
 	need jq jq      # README demo
+	need qemu-system-x86_64 qemu-system-x86 # node manager: guests
+	need qemu-img qemu-utils                # image store: overlays, clone, rebase
+	need busybox busybox-static             # images/tiny: the guest's userland
+	need xz xz-utils                        # images/tiny: unpack the kernel
+	need mkfs.ext4 e2fsprogs                # images/tiny: the qcow2 root disk
 }
 
 # need COMMAND PACKAGE: PACKAGE is missing unless COMMAND is on PATH or in

@@ -32,6 +32,9 @@ func (s *Store) Snapshot(ctx context.Context) (api.Snapshot, error) {
 			if snap.Instances, err = s.queryInstances(ctx, tx, ``); err != nil {
 				return err
 			}
+			if snap.Networks, err = s.networks(ctx, tx); err != nil {
+				return err
+			}
 			snap.Reservations = map[int64][]int64{}
 			for _, h := range snap.Hosts {
 				if len(h.Reserved) > 0 {
@@ -248,6 +251,9 @@ func (s *Store) finish(ctx context.Context, tx pgx.Tx, a Actor, id int64, o api.
 		r.hostID = o.HostID
 	}
 	detail := map[string]any{"error": o.Error}
+	if o.Stats != nil {
+		detail["stats"] = o.Stats
+	}
 	if err := s.setState(ctx, tx, a, r, to, string(o.Event), detail); err != nil || to == api.Exited {
 		return api.Instance{ID: id, Name: r.name, State: to}, err
 	}

@@ -15,7 +15,11 @@ import (
 
 // Networks is getNetworks.
 func (s *Store) Networks(ctx context.Context) ([]api.Network, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, name, kind, segment_id, coalesce(cidr::text, ''),
+	return s.networks(ctx, s.pool)
+}
+
+func (s *Store) networks(ctx context.Context, q querier) ([]api.Network, error) {
+	rows, err := q.Query(ctx, `SELECT id, name, kind, segment_id, coalesce(cidr::text, ''),
 		coalesce(host(gateway), ''), domain, mtu, is_default FROM networks ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)

@@ -40,7 +40,7 @@ func (s *Store) Register(ctx context.Context, a Actor, r api.RegisterRequest) (a
 			return nil, err
 		}
 		_, err = tx.Exec(ctx, `UPDATE hosts SET state = $2, cores = $3, memory = $4, version = $5,
-			stats = $6, last_heartbeat = now() WHERE id = $1`, h.ID, to, r.Cores, r.Memory, r.Version, r.Stats)
+			stats = $6, nm_address = $7, last_heartbeat = now() WHERE id = $1`, h.ID, to, r.Cores, r.Memory, r.Version, r.Stats, r.Address)
 		if err != nil {
 			return nil, fmt.Errorf("register host %s: %w", r.Name, err)
 		}

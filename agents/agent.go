@@ -1,0 +1,112 @@
+package agents
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tashi-go/tashi/api"
+)
+
+// Config is what an agent needs.
+type Config struct {
+	Name     string        // claim owner, shown in the event log
+	CM       *api.Client   // with an agent token
+	NMTLS    *tls.Config   // client certificate for the NM API; nil = plain HTTP (tests only)
+	ClaimTTL time.Duration // how long a claim lasts
+	Wait     time.Duration // longest watch
+	Logger   *slog.Logger
+}
+
+// Agent watches the CM, places pending instances and carries out
+// transitions on node managers.
+type Agent struct {
+	cfg    Config
+	log    *slog.Logger
+	nmHTTP *http.Client
+
+	mu       sync.Mutex
+	inFlight map[int64]bool // instances this agent is working on
+	calls    map[int64]bool // vmmSpecificCalls this agent is carrying
+	wg       sync.WaitGroup
+}
+
+// New builds an agent.
+func New(cfg Config) (*Agent, error) {
+	if cfg.CM == nil {
+		return nil, errors.New("agent: a CM client is required")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "agent"
+	}
+	if cfg.ClaimTTL <= 0 {
+		cfg.ClaimTTL = 2 * time.Minute
+	}
+	if cfg.Wait <= 0 {
+		cfg.Wait = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	tr := &http.Transport{TLSClientConfig: cfg.NMTLS, MaxIdleConnsPerHost: 16}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("subsystem", "agent", "agent", cfg.Name),
+		nmHTTP:   &http.Client{Transport: tr, Timeout: 10 * time.Minute},
+		inFlight: map[int64]bool{}, calls: map[int64]bool{}}, nil
+}
+
+// Run loops until ctx ends: snapshot, place, actuate, watch. Work in
+// flight is waited for; a cancelled worker hands its claim back.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.wg.Wait()
+	for ctx.Err() == nil {
+		snap, err := a.cfg.CM.Snapshot(ctx)
+		if err != nil {
+			a.log.Warn("snapshot failed; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		a.place(ctx, snap)
+		a.actuate(ctx, snap)
+		a.carryCalls(ctx, snap)
+		if _, err := a.cfg.CM.Watch(ctx, snap.Index, a.cfg.Wait); err != nil && ctx.Err() == nil {
+			a.log.Warn("watch failed", "err", err)
+			sleep(ctx, time.Second)
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// start runs fn for an instance unless this agent already works on it.
+func (a *Agent) start(id int64, fn func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inFlight[id] {
+		return
+	}
+	a.inFlight[id] = true
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer func() { a.mu.Lock(); delete(a.inFlight, id); a.mu.Unlock() }()
+		fn()
+	}()
+}
+
+func (a *Agent) nm(h *api.Host) *api.NMClient {
+	scheme := "https://"
+	if a.cfg.NMTLS == nil {
+		scheme = "http://"
+	}
+	return &api.NMClient{BaseURL: scheme + h.Address, HTTP: a.nmHTTP}
+}
