@@ -9,9 +9,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tashi-go/tashi/api"
 	"github.com/tashi-go/tashi/clustermanager/store"
 )
 
@@ -44,7 +46,39 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, o Options, log *slog.L
 		}
 		log.Info("admin token written", "user", o.AdminUser, "file", path)
 	}
+	if err := bootstrapDaemons(ctx, st, o, log); err != nil {
+		return err
+	}
 	return writeClientConfig(o, path)
+}
+
+// bootstrapDaemons makes the accounts node managers and agents use on a
+// one-machine cluster ([ClusterManager] bootstrapUsers, name:role,...),
+// each with its token in <stateDir>/<name>.token, written only when the
+// file is missing.
+func bootstrapDaemons(ctx context.Context, st *store.Store, o Options, log *slog.Logger) error {
+	for _, item := range strings.Split(o.BootstrapUsers, ",") {
+		name, role, ok := strings.Cut(strings.TrimSpace(item), ":")
+		if !ok {
+			if item != "" {
+				return fmt.Errorf("bootstrapUsers: %q is not name:role", item)
+			}
+			continue
+		}
+		path := filepath.Join(o.StateDir, name+".token")
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		tok, err := st.EnsureUser(ctx, name, api.Role(role))
+		if err != nil {
+			return fmt.Errorf("bootstrap user %s: %w", name, err)
+		}
+		if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+			return err
+		}
+		log.Info("daemon token written", "user", name, "role", role, "file", path)
+	}
+	return nil
 }
 
 // writeClientConfig writes a Client.cfg pointing the CLI at this CM with

@@ -27,6 +27,7 @@ type Options struct {
 	Listen         string // host:port
 	ImageDir       string // <Vfs prefix>/images
 	AdminUser      string
+	BootstrapUsers string // name:role,... made with token files in StateDir
 	Limits         store.Limits
 	HeartbeatFlush time.Duration
 	IdempotencyTTL time.Duration
@@ -39,7 +40,8 @@ type Options struct {
 func OptionsFromConfig(c *configs.Config) (Options, error) {
 	o := Options{DSN: c.String("ClusterManager", "dsn"), StateDir: c.String("ClusterManager", "stateDir"),
 		AdminUser: c.String("ClusterManager", "adminUser"), Limits: store.DefaultLimits(),
-		ImageDir: filepath.Join(c.String("Vfs", "prefix"), "images")}
+		BootstrapUsers: c.String("ClusterManager", "bootstrapUsers"),
+		ImageDir:       filepath.Join(c.String("Vfs", "prefix"), "images")}
 	o.Limits.DefaultNetwork = c.String("ClusterManagerService", "defaultNetwork")
 	o.Limits.Version = Version
 	port, err := c.Int("ClusterManagerService", "port")

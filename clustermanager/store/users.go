@@ -215,3 +215,18 @@ func (s *Store) ResetToken(ctx context.Context, name string) (string, error) {
 	}
 	return tok, nil
 }
+
+// EnsureUser gives the named user (created with role if missing) a fresh
+// token and returns it.
+func (s *Store) EnsureUser(ctx context.Context, name string, role api.Role) (string, error) {
+	if err := validUser(api.AddUserRequest{Name: name, Role: role}); err != nil {
+		return "", err
+	}
+	tok := NewToken()
+	_, err := s.pool.Exec(ctx, `INSERT INTO users (name, role, token_hash) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET token_hash = EXCLUDED.token_hash`, name, role, HashToken(tok))
+	if err != nil {
+		return "", fmt.Errorf("ensure user %s: %w", name, err)
+	}
+	return tok, nil
+}
