@@ -2,6 +2,8 @@ package clustermanager
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"time"
@@ -33,7 +35,7 @@ func (s *Server) clientRoutes() {
 	s.handle("GET /v1/users", s.read(users, func(r *http.Request, _ store.Actor) (any, error) {
 		return s.store.Users(r.Context())
 	}))
-	s.handle("GET /v1/images", s.read(users, s.images))
+	s.handle("GET /v1/images", s.read(users, s.getImages))
 	s.handle("GET /v1/slots", s.read(users, s.slots))
 }
 
@@ -64,12 +66,20 @@ func (s *Server) createMany(r *http.Request, a store.Actor, key string) (store.A
 // syncImages records image files that appeared in the store; it returns
 // how many rows changed.
 func (s *Server) syncImages(ctx context.Context) int {
-	if s.imageDir == "" {
+	if s.images.Prefix == "" {
 		return 0
 	}
-	n, err := s.store.SyncImages(ctx, s.imageDir)
+	list, err := s.images.List()
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("list image store", "dir", s.images.ImagesDir(), "err", err)
+	}
+	found := make([]api.Image, len(list))
+	for i, im := range list {
+		found[i] = api.Image{Name: im.Name, Size: im.Size}
+	}
+	n, err := s.store.SyncImages(ctx, found)
 	if err != nil {
-		s.log.Warn("sync image store", "dir", s.imageDir, "err", err)
+		s.log.Warn("sync image store", "dir", s.images.ImagesDir(), "err", err)
 	}
 	return n
 }
@@ -114,7 +124,7 @@ func (s *Server) events(r *http.Request, _ store.Actor) (any, error) {
 	return s.store.Events(r.Context(), r.PathValue("ref"))
 }
 
-func (s *Server) images(r *http.Request, _ store.Actor) (any, error) {
+func (s *Server) getImages(r *http.Request, _ store.Actor) (any, error) {
 	s.syncImages(r.Context())
 	return s.store.Images(r.Context())
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tashi-go/tashi/clustermanager/pgembed"
 	"github.com/tashi-go/tashi/clustermanager/store"
 	"github.com/tashi-go/tashi/configs"
+	"github.com/tashi-go/tashi/images"
 )
 
 // Version is the CM's version string; node managers must report the same
@@ -24,8 +25,8 @@ var Version = "dev"
 type Options struct {
 	DSN            string // empty: run an embedded PostgreSQL under StateDir
 	StateDir       string
-	Listen         string // host:port
-	ImageDir       string // <Vfs prefix>/images
+	Listen         string       // host:port
+	Images         images.Store // [Vfs] prefix
 	AdminUser      string
 	BootstrapUsers string // name:role,... made with token files in StateDir
 	Limits         store.Limits
@@ -41,7 +42,7 @@ func OptionsFromConfig(c *configs.Config) (Options, error) {
 	o := Options{DSN: c.String("ClusterManager", "dsn"), StateDir: c.String("ClusterManager", "stateDir"),
 		AdminUser: c.String("ClusterManager", "adminUser"), Limits: store.DefaultLimits(),
 		BootstrapUsers: c.String("ClusterManager", "bootstrapUsers"),
-		ImageDir:       filepath.Join(c.String("Vfs", "prefix"), "images")}
+		Images:         images.Store{Prefix: c.String("Vfs", "prefix")}}
 	o.Limits.DefaultNetwork = c.String("ClusterManagerService", "defaultNetwork")
 	o.Limits.Version = Version
 	port, err := c.Int("ClusterManagerService", "port")
@@ -118,7 +119,7 @@ func startEmbedded(ctx context.Context, o Options, log *slog.Logger) (*pgembed.S
 }
 
 func serve(ctx context.Context, st *store.Store, o Options, log *slog.Logger) error {
-	srv := NewServer(st, log, o.ImageDir)
+	srv := NewServer(st, log, o.Images)
 	srv.syncImages(ctx)
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {

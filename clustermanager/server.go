@@ -8,23 +8,24 @@ import (
 
 	"github.com/tashi-go/tashi/api"
 	"github.com/tashi-go/tashi/clustermanager/store"
+	"github.com/tashi-go/tashi/images"
 )
 
 // Server is the CM's HTTP/JSON API over the record.
 type Server struct {
-	store    *store.Store
-	log      *slog.Logger
-	auth     *authCache
-	hub      *hub
-	hb       *heartbeats
-	metrics  *metrics
-	imageDir string // the image store's images/ folder, synced into the record
-	mux      *http.ServeMux
+	store   *store.Store
+	log     *slog.Logger
+	auth    *authCache
+	hub     *hub
+	hb      *heartbeats
+	metrics *metrics
+	images  images.Store // base images found there are synced into the record
+	mux     *http.ServeMux
 }
 
 // NewServer wires the routes. Call Start to run its background loops.
-func NewServer(st *store.Store, log *slog.Logger, imageDir string) *Server {
-	s := &Server{store: st, log: log, imageDir: imageDir,
+func NewServer(st *store.Store, log *slog.Logger, imageStore images.Store) *Server {
+	s := &Server{store: st, log: log, images: imageStore,
 		auth: &authCache{m: map[string]cachedActor{}, now: time.Now},
 		hub:  newHub(), hb: newHeartbeats(st, log), metrics: newMetrics(), mux: http.NewServeMux()}
 	s.routes()

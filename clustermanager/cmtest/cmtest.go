@@ -14,6 +14,7 @@ import (
 	"github.com/tashi-go/tashi/api"
 	"github.com/tashi-go/tashi/clustermanager"
 	"github.com/tashi-go/tashi/clustermanager/store"
+	"github.com/tashi-go/tashi/images"
 	"github.com/tashi-go/tashi/internal/pgtest"
 )
 
@@ -52,7 +53,7 @@ func New(t testing.TB, opts ...Option) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := clustermanager.NewServer(st, slog.New(slog.NewTextHandler(testWriter{t}, nil)), "")
+	srv := clustermanager.NewServer(st, slog.New(slog.NewTextHandler(testWriter{t}, nil)), images.Store{})
 	wait := srv.Start(ctx, 50*time.Millisecond)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { hs.Close(); cancel(); wait(); st.Close() })

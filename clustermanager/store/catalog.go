@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -167,29 +165,18 @@ func validateDisk(d api.Disk) error {
 	return api.ValidateSpec(api.InstanceSpec{Name: "x", Cores: 1, Memory: 1, Disks: []api.Disk{d}}, 1, 1)
 }
 
-// SyncImages records every regular file in dir (the store's images/ folder)
-// that the record does not know yet. Missing dirs are not an error.
-func (s *Store) SyncImages(ctx context.Context, dir string) (int, error) {
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read image store %s: %w", dir, err)
-	}
-	var names []string
-	var sizes []int64
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() || validImageName(e.Name()) != nil {
-			continue
-		}
-		names, sizes = append(names, e.Name()), append(sizes, info.Size())
+// SyncImages records the base images of the image store (as listed by
+// package images) that the record does not know yet, and their sizes.
+func (s *Store) SyncImages(ctx context.Context, found []api.Image) (int, error) {
+	names := make([]string, len(found))
+	sizes := make([]int64, len(found))
+	for i, im := range found {
+		names[i], sizes[i] = im.Name, im.Size
 	}
 	tag, err := s.pool.Exec(ctx, `INSERT INTO images (name, size) SELECT * FROM unnest($1::text[], $2::bigint[])
 		ON CONFLICT (name) DO UPDATE SET size = EXCLUDED.size WHERE images.size <> EXCLUDED.size`, names, sizes)
 	if err != nil {
-		return 0, fmt.Errorf("record images of %s: %w", filepath.Base(dir), err)
+		return 0, fmt.Errorf("record images of the store: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
 }
