@@ -6,8 +6,9 @@ GO       ?= go
 BIN      := bin
 STATE    ?= $(CURDIR)/.state
 VERSION  ?= dev
-LDFLAGS  := -X github.com/tashi-go/tashi/clustermanager.Version=$(VERSION)
-CMDS     := tashi tashi-cm
+LDFLAGS  := -X github.com/tashi-go/tashi/clustermanager.Version=$(VERSION) \
+            -X github.com/tashi-go/tashi/nodemanager.Version=$(VERSION)
+CMDS     := tashi tashi-cm tashi-nm tashi-agent
 
 .PHONY: all build setup up test bench fuzz vet clean
 
@@ -20,14 +21,13 @@ build:
 setup:
 	@scripts/setup.sh
 
-# up: the cluster manager with its embedded PostgreSQL under $(STATE), in
-# the foreground; Ctrl-C stops everything it started. It writes
+# up: the cluster manager with its embedded PostgreSQL, a node manager for
+# this host and an agent, state under $(STATE), in the foreground; Ctrl-C
+# stops everything it started (scripts/up.sh). The CM writes
 # ~/.tashi/Client.cfg (only if absent or written by an earlier `make up`)
 # so that bin/tashi in another terminal finds it and the admin token.
 up: setup build
-	@mkdir -p $(STATE)/vfs/images
-	TASHI_VFS_PREFIX=$(STATE)/vfs $(BIN)/tashi-cm --state-dir $(STATE)/cm \
-		--client-config $(HOME)/.tashi/Client.cfg
+	STATE=$(STATE) BIN=$(CURDIR)/$(BIN) scripts/up.sh
 
 test: setup
 	$(GO) vet ./...

@@ -1,0 +1,151 @@
+package nodemanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/tashi-go/tashi/api"
+	"github.com/tashi-go/tashi/nodemanager/vmm"
+)
+
+// instantiate starts a guest (or, with incoming, one that waits for its
+// state). Disks, taps and the process are undone if any step fails, so a
+// failure leaves nothing behind.
+func (n *NodeManager) instantiate(ctx context.Context, r api.InstantiateRequest, incoming bool) (info vmm.Info, err error) {
+	in := r.Instance
+	if g, err := n.cfg.VMM.Info(ctx, in.ID); err == nil && g.State != vmm.StateExited {
+		return g, nil // already there: instantiate is idempotent
+	}
+	spec, err := n.spec(ctx, r)
+	defer func() {
+		if err != nil {
+			n.net.releaseGuest(in.ID)
+			_ = n.cfg.Images.RemoveOverlays(in.ID)
+		}
+	}()
+	if err != nil {
+		return info, err
+	}
+	if incoming {
+		spec.Incoming = "defer"
+	}
+	info, err = n.cfg.VMM.Start(ctx, spec)
+	if err != nil {
+		return info, fmt.Errorf("start instance %d (%s): %w", in.ID, in.Name, err)
+	}
+	n.log.Info("guest started", "instance_id", in.ID, "name", in.Name, "vm_id", info.VMID, "accel", info.Accel, "incoming", incoming)
+	return info, nil
+}
+
+// spec resolves disks (overlays for non-persistent ones), the boot
+// method of disk 0, and the NICs' taps.
+func (n *NodeManager) spec(ctx context.Context, r api.InstantiateRequest) (vmm.Spec, error) {
+	in := r.Instance
+	s := vmm.Spec{InstanceID: in.ID, Name: in.Name, Cores: in.Cores, MemoryMiB: in.Memory}
+	if len(in.Disks) == 0 {
+		return s, errors.New("the instance has no disk")
+	}
+	for i, d := range in.Disks {
+		disk, err := n.disk(ctx, in.ID, i, d)
+		if err != nil {
+			return s, err
+		}
+		s.Disks = append(s.Disks, disk)
+	}
+	boot, err := n.cfg.Images.Boot(in.Disks[0].URI)
+	if err != nil {
+		return s, err
+	}
+	taps, err := n.net.attach(in.ID, in.NICs, r.Networks)
+	if err != nil {
+		return s, err
+	}
+	for i, nic := range in.NICs {
+		s.NICs = append(s.NICs, vmm.NIC{MAC: nic.MAC, Tap: taps[i]})
+	}
+	if boot.Kernel != "" {
+		boot.Append = strings.TrimSpace(boot.Append + " " + guestNetArgs(in.NICs, r.Networks))
+	}
+	s.Boot = boot
+	return s, nil
+}
+
+func (n *NodeManager) disk(ctx context.Context, id int64, i int, d api.Disk) (vmm.Disk, error) {
+	base, err := n.cfg.Images.Path(d.URI)
+	if err != nil {
+		return vmm.Disk{}, err
+	}
+	path := base
+	if !d.Persistent {
+		if path, err = n.cfg.Images.CreateOverlay(ctx, id, i, d.URI); err != nil {
+			return vmm.Disk{}, err
+		}
+	}
+	format, err := n.cfg.Images.Format(path)
+	if err != nil {
+		return vmm.Disk{}, err
+	}
+	return vmm.Disk{Path: path, Format: format}, nil
+}
+
+// guestNetArgs tells a direct-booted guest its fixed address, if the
+// record has one (addresses from DHCP arrive with the networking issue),
+// and that it has no network when it has no NIC.
+func guestNetArgs(nics []api.NIC, nets map[string]api.NetworkInfo) string {
+	if len(nics) == 0 {
+		return "guest.nonet=1"
+	}
+	nic := nics[0]
+	info := nets[nic.Network]
+	_, cidr, err := net.ParseCIDR(info.CIDR)
+	if nic.IP == "" || err != nil {
+		return ""
+	}
+	ones, _ := cidr.Mask.Size()
+	args := fmt.Sprintf("guest.ip=%s/%d", nic.IP, ones)
+	if info.Gateway != "" {
+		args += " guest.gw=" + info.Gateway
+	}
+	return args
+}
+
+// stop runs an operation after which the guest is gone from this host on
+// purpose, then frees its taps and, unless keepDisks, its overlays. A
+// suspended guest needs its overlays to resume, and a migrated one runs on
+// them elsewhere (the image store is shared), so those keep them.
+func (n *NodeManager) stop(ctx context.Context, id int64, keepDisks bool, op func() error) error {
+	n.expect(id, true)
+	defer n.expect(id, false)
+	if err := op(); err != nil {
+		return err
+	}
+	n.net.releaseGuest(id)
+	if keepDisks {
+		return nil
+	}
+	return n.cfg.Images.RemoveOverlays(id)
+}
+
+// waitRunning waits for a guest that received a migration to run.
+func (n *NodeManager) waitRunning(ctx context.Context, id int64, limit time.Duration) (vmm.Info, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		g, err := n.cfg.VMM.Info(ctx, id)
+		if err == nil && (g.State == vmm.StateRunning || g.State == vmm.StatePaused) {
+			return g, nil
+		}
+		if err == nil && g.State == vmm.StateExited {
+			return g, fmt.Errorf("instance %d exited while receiving: %s", id, g.ExitReason)
+		}
+		select {
+		case <-ctx.Done():
+			return g, fmt.Errorf("instance %d did not start running after its migration: %w", id, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
