@@ -13,8 +13,9 @@ import (
 )
 
 // tokenCacheTTL bounds how long a removed user's token keeps working on
-// one CM replica.
-const tokenCacheTTL = 5 * time.Second
+// one CM replica; it outlasts the heartbeat interval so that node
+// managers' heartbeats hit the cache.
+const tokenCacheTTL = 30 * time.Second
 
 // authCache remembers recent token lookups so that heartbeats and bursts
 // of requests do not each cost a database round trip.

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tashi-go/tashi/api"
 	"github.com/tashi-go/tashi/clustermanager/store"
 )
@@ -24,11 +26,12 @@ type heartbeats struct {
 	store   *store.Store
 	log     *slog.Logger
 	now     func() time.Time
+	took    prometheus.Observer // seconds per flush
 }
 
-func newHeartbeats(st *store.Store, log *slog.Logger) *heartbeats {
+func newHeartbeats(st *store.Store, log *slog.Logger, took prometheus.Observer) *heartbeats {
 	return &heartbeats{pending: map[int64]api.Heartbeat{}, last: map[int64]api.InstanceState{},
-		known: map[int64]bool{}, store: st, log: log, now: time.Now}
+		known: map[int64]bool{}, store: st, log: log, now: time.Now, took: took}
 }
 
 // add queues a heartbeat; unknown hosts are refused at once.
@@ -108,6 +111,8 @@ func (b *heartbeats) flush(ctx context.Context) {
 		return
 	}
 	sys := store.Actor{Name: "heartbeat", Role: api.RoleNodeManager}
+	start := time.Now()
+	defer func() { b.took.Observe(time.Since(start).Seconds()) }()
 	if err := b.store.ApplyHeartbeats(ctx, sys, b.now(), hbs, changed); err != nil {
 		b.log.Error("write heartbeats", "hosts", len(hbs), "err", err)
 		return

@@ -27,7 +27,8 @@ type Server struct {
 func NewServer(st *store.Store, log *slog.Logger, imageStore images.Store) *Server {
 	s := &Server{store: st, log: log, images: imageStore,
 		auth: &authCache{m: map[string]cachedActor{}, now: time.Now},
-		hub:  newHub(), hb: newHeartbeats(st, log), metrics: newMetrics(), mux: http.NewServeMux()}
+		hub:  newHub(), metrics: newMetrics(), mux: http.NewServeMux()}
+	s.hb = newHeartbeats(st, log, s.metrics.hbFlush)
 	s.routes()
 	return s
 }

@@ -92,8 +92,8 @@ func (s *Store) DelNetwork(ctx context.Context, a Actor, key, ref string) (Answe
 	return s.Mutate(ctx, a, key, 200, func(ctx context.Context, tx pgx.Tx) (any, error) {
 		var id int64
 		var name string
-		err := tx.QueryRow(ctx, `SELECT id, name FROM networks WHERE id::text = $1 OR name = $1
-			ORDER BY (name = $1) DESC LIMIT 1 FOR UPDATE`, ref).Scan(&id, &name)
+		err := tx.QueryRow(ctx, `SELECT id, name FROM networks WHERE id = $2 OR name = $1
+			ORDER BY (name = $1) DESC LIMIT 1 FOR UPDATE`, ref, refID(ref)).Scan(&id, &name)
 		if err == pgx.ErrNoRows {
 			return nil, notFound("network", ref)
 		}

@@ -57,8 +57,8 @@ func (s *Store) Hosts(ctx context.Context) ([]api.Host, error) {
 // lockHost locks a host row (by id or name) and returns it with its usage.
 func (s *Store) lockHost(ctx context.Context, tx pgx.Tx, ref string) (api.Host, error) {
 	var id int64
-	err := tx.QueryRow(ctx, `SELECT id FROM hosts WHERE id::text = $1 OR name = $1
-		ORDER BY (name = $1) DESC LIMIT 1 FOR UPDATE`, ref).Scan(&id)
+	err := tx.QueryRow(ctx, `SELECT id FROM hosts WHERE id = $2 OR name = $1
+		ORDER BY (name = $1) DESC LIMIT 1 FOR UPDATE`, ref, refID(ref)).Scan(&id)
 	if err == pgx.ErrNoRows {
 		return api.Host{}, notFound("host", ref)
 	}
@@ -205,7 +205,7 @@ func (s *Store) Reserve(ctx context.Context, a Actor, key, hostRef, userRef stri
 
 // Reservation is getReservation.
 func (s *Store) Reservation(ctx context.Context, hostRef string) (api.Message, error) {
-	hs, err := s.queryHosts(ctx, s.pool, `WHERE h.id::text = $1 OR h.name = $1`, hostRef)
+	hs, err := s.queryHosts(ctx, s.pool, `WHERE h.id = $2 OR h.name = $1`, hostRef, refID(hostRef))
 	if err != nil {
 		return api.Message{}, err
 	}

@@ -95,7 +95,7 @@ func (s *Store) resolveInstance(ctx context.Context, tx pgx.Tx, ref string) (int
 	if tx != nil {
 		q = tx
 	}
-	rows, err := q.Query(ctx, `SELECT id FROM instances WHERE id::text = $1 OR name = $1 ORDER BY (id::text = $1) DESC`, ref)
+	rows, err := q.Query(ctx, `SELECT id FROM instances WHERE id = $2 OR name = $1 ORDER BY (id = $2) DESC NULLS LAST`, ref, refID(ref))
 	if err != nil {
 		return 0, fmt.Errorf("look up instance %q: %w", ref, err)
 	}
@@ -276,7 +276,8 @@ func (s *Store) checkNames(ctx context.Context, tx pgx.Tx, names []string) error
 		return fmt.Errorf("lock names: %w", err)
 	}
 	var taken string
-	err := tx.QueryRow(ctx, `SELECT name FROM instances WHERE name = ANY($1) LIMIT 1`, names).Scan(&taken)
+	// No LIMIT: with one, the cached generic plan scans the whole table.
+	err := tx.QueryRow(ctx, `SELECT name FROM instances WHERE name = ANY($1::text[])`, names).Scan(&taken)
 	if err == pgx.ErrNoRows {
 		return nil
 	}
@@ -360,8 +361,8 @@ func (s *Store) resolveNICNetworks(ctx context.Context, tx pgx.Tx, nics []api.NI
 		}
 		var nn nicNet
 		var cidr *net.IPNet
-		err := tx.QueryRow(ctx, `SELECT id, cidr FROM networks WHERE id::text = $1 OR name = $1
-			ORDER BY (name = $1) DESC LIMIT 1`, ref).Scan(&nn.netID, &cidr)
+		err := tx.QueryRow(ctx, `SELECT id, cidr FROM networks WHERE id = $2 OR name = $1
+			ORDER BY (name = $1) DESC LIMIT 1`, ref, refID(ref)).Scan(&nn.netID, &cidr)
 		if err == pgx.ErrNoRows {
 			if n.Network == "" && len(nics) == 1 && n.IP == "" {
 				return nil, nil // no default network: the VM gets no NIC

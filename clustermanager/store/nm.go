@@ -120,8 +120,14 @@ func (s *Store) touchHosts(ctx context.Context, tx pgx.Tx, at time.Time, ids []i
 	return back, rows.Err()
 }
 
-// reconcileReports applies node managers' reports to the record.
+// reconcileReports applies node managers' reports to the record. One
+// query picks the reports that differ from the record; only those are
+// locked and reconciled one by one.
 func (s *Store) reconcileReports(ctx context.Context, tx pgx.Tx, a Actor, reps []HostReport) (int, error) {
+	reps, err := differing(ctx, tx, reps)
+	if err != nil {
+		return 0, err
+	}
 	n := 0
 	for _, rep := range reps {
 		ok, err := s.applyReport(ctx, tx, a, rep.HostID, rep.InstanceID, rep.State, rep.VMID, "")
@@ -133,6 +139,29 @@ func (s *Store) reconcileReports(ctx context.Context, tx pgx.Tx, a Actor, reps [
 		}
 	}
 	return n, nil
+}
+
+func differing(ctx context.Context, tx pgx.Tx, reps []HostReport) ([]HostReport, error) {
+	if len(reps) == 0 {
+		return nil, nil
+	}
+	ids, states, hosts := make([]int64, len(reps)), make([]string, len(reps)), make([]int64, len(reps))
+	for i, r := range reps {
+		ids[i], states[i], hosts[i] = r.InstanceID, string(r.State), r.HostID
+	}
+	rows, err := tx.Query(ctx, `SELECT r.idx FROM unnest($1::bigint[], $2::text[], $3::bigint[])
+		WITH ORDINALITY AS r(id, st, host, idx) JOIN instances i ON i.id = r.id
+		WHERE i.state <> r.st OR (i.host_id IS DISTINCT FROM r.host AND i.target_host_id IS DISTINCT FROM r.host)`,
+		ids, states, hosts)
+	if err != nil {
+		return nil, fmt.Errorf("compare reports with the record: %w", err)
+	}
+	idx, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	out := make([]HostReport, 0, len(idx))
+	for _, i := range idx {
+		out = append(out, reps[i-1])
+	}
+	return out, err
 }
 
 // applyReport reconciles one reported state; it says whether the record changed.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -230,3 +231,13 @@ func mapErr(err error) error {
 }
 
 func i64p(v int64) *int64 { return &v }
+
+// refID is the numeric reading of a reference that may be an id or a
+// name, or nil: queries say `id = $2 OR name = $1`, which use the indexes.
+func refID(ref string) *int64 {
+	id, err := strconv.ParseInt(ref, 10, 64)
+	if err != nil {
+		return nil
+	}
+	return &id
+}

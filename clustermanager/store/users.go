@@ -65,7 +65,7 @@ func (s *Store) Users(ctx context.Context) ([]api.User, error) {
 
 func (s *Store) userByRef(ctx context.Context, tx pgx.Tx, ref string) (api.User, error) {
 	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM users
-		WHERE id::text = $1 OR name = $1 ORDER BY (name = $1) DESC LIMIT 1`, ref))
+		WHERE id = $2 OR name = $1 ORDER BY (name = $1) DESC LIMIT 1`, ref, refID(ref)))
 	if err == pgx.ErrNoRows {
 		return u, notFound("user", ref)
 	}
