@@ -69,7 +69,10 @@ func writeAnswer(w http.ResponseWriter, a store.Answer) {
 // internal error, logged with the request.
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var e *api.Error
-	if !errors.As(err, &e) {
+	if !errors.As(err, &e) && r.Context().Err() != nil {
+		s.log.Debug("request ended by its client", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = api.Errorf(api.CodeUnavailable, "", "request cancelled")
+	} else if !errors.As(err, &e) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = api.Errorf(api.CodeInternal, "", "internal error: %v", firstLine(err))
 	}

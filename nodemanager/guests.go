@@ -20,6 +20,9 @@ func (n *NodeManager) instantiate(ctx context.Context, r api.InstantiateRequest,
 	if g, err := n.cfg.VMM.Info(ctx, in.ID); err == nil && g.State != vmm.StateExited {
 		return g, nil // already there: instantiate is idempotent
 	}
+	if err := n.memoryFits(in); err != nil {
+		return info, err
+	}
 	spec, err := n.spec(ctx, r)
 	defer func() {
 		if err != nil {
@@ -39,6 +42,19 @@ func (n *NodeManager) instantiate(ctx context.Context, r api.InstantiateRequest,
 	}
 	n.log.Info("guest started", "instance_id", in.ID, "name", in.Name, "vm_id", info.VMID, "accel", info.Accel, "incoming", incoming)
 	return info, nil
+}
+
+// memoryFits refuses a guest the machine cannot hold now, whatever the
+// record thinks: QEMU would start and the kernel's OOM killer would
+// decide later.
+func (n *NodeManager) memoryFits(in api.Instance) error {
+	_, free := memInfo()
+	if in.Memory > free-n.cfg.ReservedMemory {
+		return api.Errorf(api.CodeConflict, "memory",
+			"host %s has %d MiB free (keeping %d MiB for itself); instance %s asks %d MiB",
+			n.cfg.HostName, free, n.cfg.ReservedMemory, in.Name, in.Memory)
+	}
+	return nil
 }
 
 // spec resolves disks (overlays for non-persistent ones), the boot

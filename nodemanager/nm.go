@@ -35,6 +35,11 @@ type Config struct {
 	ReservedMemory    int           // MiB kept for the host itself (Tashi's reservedMem)
 	ShutdownTimeout   time.Duration // ACPI wait before destroy
 	Logger            *slog.Logger
+	// Cores and MemoryMiB, when set, replace what the machine has in the
+	// registration: overcommit for benchmarks and tests. The NM still
+	// refuses a guest the machine's free memory cannot hold.
+	Cores     int
+	MemoryMiB int
 }
 
 // NodeManager runs guests for the cluster manager.

@@ -38,9 +38,16 @@ func (n *NodeManager) register(ctx context.Context) error {
 func (n *NodeManager) registration() api.RegisterRequest {
 	accel, _ := n.cfg.VMM.Accel()
 	total, free := memInfo()
-	return api.RegisterRequest{Name: n.cfg.HostName, Address: n.cfg.Advertise, Version: Version,
+	r := api.RegisterRequest{Name: n.cfg.HostName, Address: n.cfg.Advertise, Version: Version,
 		Cores: runtime.NumCPU(), Memory: max(1, total-n.cfg.ReservedMemory),
 		Stats: api.HostStats{Load1: load1(), FreeMemory: free, Accel: accel}}
+	if n.cfg.Cores > 0 {
+		r.Cores = n.cfg.Cores
+	}
+	if n.cfg.MemoryMiB > 0 {
+		r.Memory = n.cfg.MemoryMiB
+	}
+	return r
 }
 
 // heartbeatLoop sends host stats and every guest's state.

@@ -2,8 +2,10 @@
 # up.sh runs a one-machine Tashi-Go cluster in the foreground: the cluster
 # manager (with its embedded PostgreSQL), a node manager for this host and
 # an agent, plus the tiny test guest image and a default network. Ctrl-C
-# stops everything it started: the agent, the guests (by the PIDs in the
-# node manager's state files), the node manager, then the CM.
+# stops everything it started: every VM is destroyed through the cluster
+# (so taps and overlays go too), then the agent, the node manager and the
+# CM stop; a guest still alive after that is killed by the PID in the node
+# manager's state file.
 set -euo pipefail
 
 STATE=${STATE:-$PWD/.state}
@@ -26,17 +28,30 @@ echo "up: building the tiny guest image (cached after the first time)"
 images/tiny/build.sh "$STATE/vfs/images" | tail -1
 
 pids=()
+destroy_all() {
+	local ids
+	ids=$("$BIN/tashi" getInstances --json 2>/dev/null | jq -r '.[].id' 2>/dev/null) || return 0
+	[[ -z $ids ]] && return 0
+	echo "up: destroying $(echo "$ids" | wc -w) VMs"
+	for id in $ids; do "$BIN/tashi" destroyVm --instance "$id" >/dev/null 2>&1 || true; done
+	for _ in $(seq 100); do
+		[[ $("$BIN/tashi" getInstances --json 2>/dev/null | jq length 2>/dev/null) == 0 ]] && return 0
+		sleep 0.2
+	done
+}
+
 stop() {
 	trap - INT TERM EXIT
 	echo "up: stopping"
-	[[ ${#pids[@]} -ge 3 ]] && kill -INT "${pids[2]}" 2>/dev/null && wait "${pids[2]}" 2>/dev/null || true
+	[[ ${#pids[@]} -ge 3 ]] && destroy_all
+	[[ ${#pids[@]} -ge 3 ]] && kill -TERM "${pids[2]}" 2>/dev/null && wait "${pids[2]}" 2>/dev/null || true
 	for f in "$STATE"/nm/*/state.json; do
 		[[ -f $f ]] || continue
 		pid=$(jq -r '.pid // empty' "$f" 2>/dev/null || true)
 		[[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null && echo "up: stopped guest pid $pid" || true
 	done
 	for i in 1 0; do
-		[[ ${#pids[@]} -gt $i ]] && kill -INT "${pids[$i]}" 2>/dev/null && wait "${pids[$i]}" 2>/dev/null || true
+		[[ ${#pids[@]} -gt $i ]] && kill -TERM "${pids[$i]}" 2>/dev/null && wait "${pids[$i]}" 2>/dev/null || true
 	done
 	exit 0
 }
