@@ -376,3 +376,17 @@ func (c *Client) AnswerCall(ctx context.Context, id int64, status, result string
 	var out VMMCall
 	return out, c.Do(ctx, "POST", fmt.Sprintf("/v1/agent/calls/%d", id), VMMCall{Status: status, Result: result}, &out)
 }
+
+// Explain records why instances are not placed (agents).
+func (c *Client) Explain(ctx context.Context, xs []Explanation) error {
+	return c.Do(ctx, "POST", "/v1/agent/explanations", xs, nil)
+}
+
+// Release puts a Held instance back to Pending (agents).
+func (c *Client) Release(ctx context.Context, id, version int64) (Message, error) {
+	var out Message
+	body := struct {
+		Version int64 `json:"version"`
+	}{version}
+	return out, c.Do(ctx, "POST", fmt.Sprintf("/v1/agent/instances/%d/release", id), body, &out)
+}

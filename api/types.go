@@ -72,6 +72,21 @@ type Instance struct {
 	Error     string            `json:"error,omitempty"`
 	CreatedAt time.Time         `json:"createdAt"`
 	UpdatedAt time.Time         `json:"updatedAt"`
+	// Placement says why the instance is not placed yet (or, later, what
+	// locality its placement achieved); FailedHosts are hosts where its
+	// activation failed, avoided when it is placed again.
+	Placement   *Explanation `json:"placement,omitempty"`
+	FailedHosts []int64      `json:"failedHosts,omitempty"`
+}
+
+// Explanation is an agent's account of a placement decision: how many
+// hosts each filter rejected, and a one-line summary.
+type Explanation struct {
+	InstanceID int64          `json:"instanceId"`
+	Message    string         `json:"message"`
+	Rejected   map[string]int `json:"rejected,omitempty"` // reason -> hosts
+	Considered int            `json:"considered,omitempty"`
+	At         time.Time      `json:"at"`
 }
 
 // Group is the result of createMany.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/tashi-go/tashi/api"
@@ -52,6 +54,9 @@ func clientVerbs() []*verb {
 			args: []arg{number("cores", "1", 1, "virtual CPU cores per VM"),
 				number("memory", "128", 1, "memory per VM in MB")},
 			examples: []string{"tashi getSlots --cores 2 --memory 1024"}},
+		{name: "explain", summary: "say why an instance is not placed yet, or where and how it was placed",
+			run: runExplain, args: []arg{instanceArg},
+			examples: []string{"tashi explain --instance web-3"}},
 		{name: "getEvents", summary: "print an instance's event log", rows: rowsOf[api.LogEntry](),
 			run: runEvents, args: []arg{instanceArg},
 			examples: []string{"tashi getEvents --instance web1 --show-hostId"}},
@@ -141,6 +146,48 @@ func runNetworks(r *req) (output, error) { return list(r.cm.Networks(r.ctx)) }
 func runUsers(r *req) (output, error)    { return list(r.cm.Users(r.ctx)) }
 func runImages(r *req) (output, error)   { return list(r.cm.Images(r.ctx)) }
 func runEvents(r *req) (output, error)   { return list(r.cm.Events(r.ctx, r.v.str("instance"))) }
+
+// runExplain prints the instance's state and the last agent's account of
+// its placement: how many hosts each filter rejected.
+func runExplain(r *req) (output, error) {
+	in, err := r.cm.Instance(r.ctx, r.v.str("instance"))
+	if err != nil {
+		return output{}, err
+	}
+	return output{raw: in, text: explainText(in)}, nil
+}
+
+func explainText(in api.Instance) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (id %d) is %s", in.Name, in.ID, in.State)
+	if in.HostName != "" {
+		fmt.Fprintf(&b, " on host %s", in.HostName)
+	}
+	b.WriteString(".\n")
+	if in.Error != "" {
+		fmt.Fprintf(&b, "last error: %s\n", in.Error)
+	}
+	if len(in.FailedHosts) > 0 {
+		fmt.Fprintf(&b, "activation failed before on hosts %v; they are avoided\n", in.FailedHosts)
+	}
+	x := in.Placement
+	if x == nil {
+		if in.State == api.Pending {
+			b.WriteString("no agent has explained it yet: is a tashi-agent running?\n")
+		}
+		return strings.TrimRight(b.String(), "\n")
+	}
+	fmt.Fprintf(&b, "%s (as of %s)\n", x.Message, x.At.Format(time.RFC3339))
+	reasons := make([]string, 0, len(x.Rejected))
+	for k := range x.Rejected {
+		reasons = append(reasons, k)
+	}
+	sort.Slice(reasons, func(i, j int) bool { return x.Rejected[reasons[i]] > x.Rejected[reasons[j]] })
+	for _, k := range reasons {
+		fmt.Fprintf(&b, "  %6d hosts: %s\n", x.Rejected[k], k)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
 
 // runSlots prints Tashi's sentence, with its singular forms.
 func runSlots(r *req) (output, error) {

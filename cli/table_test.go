@@ -116,8 +116,8 @@ func TestSortRows(t *testing.T) {
 
 func TestColumnsFromJSONFields(t *testing.T) {
 	cols := columnNames(columnsOf(rowsOf[api.Instance]()))
-	want := "id hostId name user state disk memory cores userId hostName disks nics hints groupId " +
-		"version vmId error createdAt updatedAt"
+	want := "id hostId name user state disk memory cores userId hostName targetHostId disks nics hints groupId " +
+		"version vmId error createdAt updatedAt placement failedHosts"
 	if cols != want {
 		t.Errorf("instance columns:\n %s\nwant\n %s", cols, want)
 	}

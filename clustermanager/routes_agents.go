@@ -62,6 +62,26 @@ func (s *Server) agentRoutes() {
 		}
 		return s.store.FinishClaim(r.Context(), a, key, r.PathValue("id"), o)
 	}))
+	s.handle("POST /v1/agent/explanations", s.read(agents, func(r *http.Request, _ store.Actor) (any, error) {
+		var xs []api.Explanation
+		if err := decode(r, &xs); err != nil {
+			return nil, err
+		}
+		return api.Message{Message: "recorded"}, s.store.Explain(r.Context(), xs)
+	}))
+	s.handle("POST /v1/agent/instances/{id}/release", s.mutate(agents, func(r *http.Request, a store.Actor, _ string) (store.Answer, error) {
+		var v struct {
+			Version int64 `json:"version"`
+		}
+		if err := decode(r, &v); err != nil {
+			return store.Answer{}, err
+		}
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			return store.Answer{}, api.Errorf(api.CodeInvalid, "id", "instance id %q is not a number", r.PathValue("id"))
+		}
+		return s.store.Release(r.Context(), a, id, v.Version)
+	}))
 	s.handle("GET /v1/agent/calls", s.read(agents, func(r *http.Request, _ store.Actor) (any, error) {
 		return s.store.PendingCalls(r.Context())
 	}))

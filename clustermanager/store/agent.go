@@ -250,6 +250,12 @@ func (s *Store) finish(ctx context.Context, tx pgx.Tx, a Actor, id int64, o api.
 	if r.state == api.MigrateTrans && o.Event == api.EvOpFinished && o.HostID != nil {
 		r.hostID = o.HostID
 	}
+	if to == api.Held && r.hostID != nil {
+		if _, err := tx.Exec(ctx, `UPDATE instances SET failed_hosts = array_append(failed_hosts, $2) WHERE id = $1`,
+			id, *r.hostID); err != nil {
+			return nil, fmt.Errorf("record failed host of %s: %w", r.name, err)
+		}
+	}
 	detail := map[string]any{"error": o.Error}
 	if o.Stats != nil {
 		detail["stats"] = o.Stats
@@ -288,4 +294,40 @@ func (s *Store) ReleaseClaim(ctx context.Context, claimID string) error {
 		return api.Errorf(api.CodeNotFound, "claim", "claim %s is not held", claimID)
 	}
 	return nil
+}
+
+// Explain records why instances are not placed. It is advisory: no
+// version bump and no announcement, so writing it wakes no agent.
+func (s *Store) Explain(ctx context.Context, xs []api.Explanation) error {
+	if len(xs) > 10000 {
+		return api.Errorf(api.CodeInvalid, "explanations", "%d explanations; accepted: up to 10000", len(xs))
+	}
+	b := &pgx.Batch{}
+	for _, x := range xs {
+		if x.At.IsZero() {
+			x.At = s.now()
+		}
+		b.Queue(`UPDATE instances SET placement = $2 WHERE id = $1`, x.InstanceID, x)
+	}
+	return s.pool.SendBatch(ctx, b).Close()
+}
+
+// Release puts a Held instance back to Pending (after the agent's
+// back-off), at the version the agent saw.
+func (s *Store) Release(ctx context.Context, a Actor, id, version int64) (Answer, error) {
+	return s.Mutate(ctx, a, "", 200, func(ctx context.Context, tx pgx.Tx) (any, error) {
+		r, err := lockInstance(ctx, tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if r.version != version {
+			return nil, api.Errorf(api.CodeConflict, "version", "instance %d changed (version %d, asked %d)", id, r.version, version)
+		}
+		to, err := api.Transition(r.state, api.EvRelease)
+		if err != nil {
+			return nil, err
+		}
+		return api.Message{Message: fmt.Sprintf("%s released to %s.", r.name, to)},
+			s.setState(ctx, tx, a, r, to, "release", nil)
+	})
 }

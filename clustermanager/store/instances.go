@@ -17,7 +17,7 @@ import (
 
 const instanceCols = `i.id, i.name, i.user_id, u.name, i.state, i.host_id, coalesce(h.name, ''),
 	i.cores, i.memory, i.disks, i.nics, i.hints, i.group_id, i.version, i.vm_id, i.error,
-	i.created_at, i.updated_at, h.last_heartbeat, i.target_host_id`
+	i.created_at, i.updated_at, h.last_heartbeat, i.target_host_id, i.placement, i.failed_hosts`
 
 const instanceFrom = ` FROM instances i JOIN users u ON u.id = i.user_id
 	LEFT JOIN hosts h ON h.id = i.host_id`
@@ -28,7 +28,8 @@ func (s *Store) scanInstance(row pgx.Row) (api.Instance, error) {
 	var last *time.Time
 	err := row.Scan(&in.ID, &in.Name, &in.UserID, &in.UserName, &in.State, &in.HostID,
 		&in.HostName, &in.Cores, &in.Memory, &in.Disks, &in.NICs, &in.Hints, &in.GroupID,
-		&in.Version, &in.VMID, &in.Error, &in.CreatedAt, &in.UpdatedAt, &last, &in.TargetID)
+		&in.Version, &in.VMID, &in.Error, &in.CreatedAt, &in.UpdatedAt, &last, &in.TargetID,
+		&in.Placement, &in.FailedHosts)
 	if err != nil {
 		return in, err
 	}
