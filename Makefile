@@ -33,8 +33,13 @@ test: setup
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
+# bench: the cluster manager's figures, then the node manager's with real
+# guests, then pure placement; each prints markdown tables.
 bench: setup
 	$(GO) run ./cmd/tashi-bench
+	TASHI_BENCH=1 $(GO) test -count=1 -run TestBenchGuests -v -timeout 30m ./nodemanager/ | grep -v '^=== \|^--- \|^PASS\|^ok '
+	@if ls scheduler/*_test.go >/dev/null 2>&1; then \
+	  TASHI_BENCH=1 $(GO) test -count=1 -run TestPlaceThroughputTable -v ./scheduler/ | grep -v '^=== \|^--- \|^PASS\|^ok '; fi
 
 # fuzz: a short run of every fuzz target (FUZZTIME each).
 FUZZTIME ?= 20s

@@ -101,11 +101,11 @@ func (a *Agent) resume(ctx context.Context, w *work) api.ClaimOutcome {
 	}
 	opID := fmt.Sprintf("resume-%d-%d", w.in.ID, w.in.Version)
 	req := api.InstantiateRequest{OpID: opID, Instance: w.in, Networks: w.nets, ResumeFile: w.in.Hints["__resume_source"]}
-	st, err := a.nm(w.host).Instantiate(ctx, req)
+	vm, err := a.nm(w.host).Instantiate(ctx, req)
 	if err != nil {
 		return failed(fmt.Errorf("resume on %s: %w", w.host.Name, err))
 	}
-	return api.ClaimOutcome{Event: api.EvOpFinished, VMID: st.VMID}
+	return api.ClaimOutcome{Event: api.EvOpFinished, VMID: vm.VMID, Stats: vm.Stats}
 }
 
 // simple runs an NM operation that needs only the instance id.

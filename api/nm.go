@@ -77,6 +77,7 @@ type VMInfo struct {
 	SerialLog  string        `json:"serialLog"`
 	CPUSeconds float64       `json:"cpuSeconds"`
 	RSS        int64         `json:"rss"`
+	Stats      *OpStats      `json:"stats,omitempty"` // what a resume measured
 }
 
 // NMClient calls one node manager.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -164,4 +165,26 @@ func (n *NodeManager) waitRunning(ctx context.Context, id int64, limit time.Dura
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// suspendFile is where suspending puts the guest's state: Tashi's
+// suspend/<id>_<name>.gz, or without .gz when SuspendRaw.
+func (n *NodeManager) suspendFile(id int64, name string) string {
+	f := n.cfg.Images.SuspendFile(id, name)
+	if n.cfg.SuspendRaw {
+		return strings.TrimSuffix(f, ".gz")
+	}
+	return f
+}
+
+// resumeFile finds the state a suspend left, compressed or not.
+func (n *NodeManager) resumeFile(id int64, name string) string {
+	gz := n.cfg.Images.SuspendFile(id, name)
+	raw := strings.TrimSuffix(gz, ".gz")
+	if _, err := os.Stat(gz); err != nil {
+		if _, err := os.Stat(raw); err == nil {
+			return raw
+		}
+	}
+	return gz
 }

@@ -1,10 +1,11 @@
 package nodemanager_test
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,6 +47,16 @@ type cluster struct {
 	nms     map[string]*nmProc
 	stopAgt context.CancelFunc
 	agtDone chan struct{}
+
+	// Knobs, set by newCluster options (or between startNM calls):
+	// qemuCfg is the base driver config of node managers started from now
+	// on (RunDir is always the NM's own; StartTimeout defaults to a
+	// minute); logSink, if set, receives log lines instead of t.Log;
+	// netName names the bridge network newCluster adds ("" = "default",
+	// the CM's default network, which VMs without NICs are put on).
+	qemuCfg qemu.Config
+	logSink func(who, line string)
+	netName string
 }
 
 type nmProc struct {
@@ -62,13 +73,17 @@ func short() string {
 	return hex.EncodeToString(b[:])
 }
 
-// newCluster starts a CM, the tiny image, a bridge network and an agent.
-func newCluster(t *testing.T) *cluster {
+// newCluster starts a CM, the tiny image, a bridge network and an agent;
+// opts set the cluster's knobs before anything starts.
+func newCluster(t *testing.T, opts ...func(*cluster)) *cluster {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skip("qemu-system-x86_64 is not installed; run scripts/setup.sh")
 	}
 	ctx := context.Background()
 	c := &cluster{t: t, cm: cmtest.New(t), nms: map[string]*nmProc{}, brPfx: "tb" + short(), tapPfx: "t" + short()[:3]}
+	for _, o := range opts {
+		o(c)
+	}
 	var err error
 	if c.prefix, err = os.MkdirTemp("", "vfs"); err != nil {
 		t.Fatal(err)
@@ -80,8 +95,8 @@ func newCluster(t *testing.T) *cluster {
 	c.cm.Image(t, images.TinyImage)
 	c.pkiDir = t.TempDir()
 	c.subnet = fmt.Sprintf("10.251.%d", 1+int(short()[0])%250)
-	if _, err := c.cm.Admin.AddNetwork(ctx, api.Network{Name: "default", Kind: "bridge",
-		CIDR: c.subnet + ".0/24", Gateway: c.subnet + ".1", Default: true}); err != nil {
+	if _, err := c.cm.Admin.AddNetwork(ctx, api.Network{Name: cmp.Or(c.netName, "default"), Kind: "bridge",
+		CIDR: c.subnet + ".0/24", Gateway: c.subnet + ".1", Default: c.netName == ""}); err != nil {
 		t.Fatal(err)
 	}
 	c.user = c.cm.User(t, "user", api.RoleUser, api.AddUserRequest{})
@@ -93,16 +108,22 @@ func newCluster(t *testing.T) *cluster {
 }
 
 func (c *cluster) logger(who string) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testLog{c.t, who}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(slog.NewTextHandler(testLog{c.t, who, c.logSink}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 type testLog struct {
-	t   *testing.T
-	who string
+	t    *testing.T
+	who  string
+	sink func(who, line string)
 }
 
 func (w testLog) Write(p []byte) (int, error) {
-	w.t.Log(w.who + ": " + strings.TrimRight(string(p), "\n"))
+	line := strings.TrimRight(string(p), "\n")
+	if w.sink != nil {
+		w.sink(w.who, line)
+		return len(p), nil
+	}
+	w.t.Log(w.who + ": " + line)
 	return len(p), nil
 }
 
@@ -146,7 +167,12 @@ func (c *cluster) startNM(host string) *nmProc {
 			c.t.Fatal(err)
 		}
 	}
-	drv, err := qemu.New(qemu.Config{RunDir: p.runDir, StartTimeout: time.Minute}, c.logger(host+"/qemu"))
+	qc := c.qemuCfg
+	qc.RunDir = p.runDir
+	if qc.StartTimeout <= 0 {
+		qc.StartTimeout = time.Minute
+	}
+	drv, err := qemu.New(qc, c.logger(host+"/qemu"))
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -63,6 +63,8 @@ func configFrom(c *configs.Config, log *slog.Logger) (Config, error) {
 	var errs []error
 	cfg.RegisterFrequency, errs = dur(c, errs, "NodeManagerService", "registerFrequency")
 	cfg.ShutdownTimeout, errs = dur(c, errs, "NodeManager", "shutdownTimeout")
+	raw, err := c.Bool("NodeManager", "suspendRaw")
+	cfg.SuspendRaw, errs = raw, append(errs, err)
 	reserved, err := c.Int("NodeManager", "reservedMem")
 	cfg.ReservedMemory, errs = reserved, append(errs, err)
 	if cfg.CM, err = daemon.CMClient(c, c.String("NodeManager", "tokenFile")); err != nil {

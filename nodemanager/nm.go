@@ -40,6 +40,10 @@ type Config struct {
 	// refuses a guest the machine's free memory cannot hold.
 	Cores     int
 	MemoryMiB int
+	// SuspendRaw writes suspend files uncompressed (suspend/<id>_<name>)
+	// instead of Tashi's gzip (suspend/<id>_<name>.gz): 3-4x faster, 3-4x
+	// bigger. Resume reads whichever of the two exists.
+	SuspendRaw bool
 }
 
 // NodeManager runs guests for the cluster manager.

@@ -81,23 +81,29 @@ func (n *NodeManager) handleInstantiate(ctx context.Context, r *http.Request, bo
 		g, err := n.instantiate(ctx, req, false)
 		return req.OpID, toVMInfo(g), err
 	}
-	st, err := n.resume(ctx, req)
-	return req.OpID, st, err
+	vm, err := n.resume(ctx, req)
+	return req.OpID, vm, err
 }
 
-func (n *NodeManager) resume(ctx context.Context, req api.InstantiateRequest) (api.OpStats, error) {
-	file := n.cfg.Images.SuspendFile(req.Instance.ID, req.Instance.Name)
+// resume starts a guest waiting for its state and loads it from the
+// suspend file; the answer carries the new VM id and what it measured.
+func (n *NodeManager) resume(ctx context.Context, req api.InstantiateRequest) (api.VMInfo, error) {
+	file := n.resumeFile(req.Instance.ID, req.Instance.Name)
 	n.expect(req.Instance.ID, true) // the agent reports the outcome
 	defer n.expect(req.Instance.ID, false)
 	if _, err := n.instantiate(ctx, req, true); err != nil {
-		return api.OpStats{}, err
+		return api.VMInfo{}, err
 	}
 	st, err := n.cfg.VMM.Resume(ctx, req.Instance.ID, file)
 	if err != nil {
 		_ = n.stop(ctx, req.Instance.ID, true, func() error { return n.cfg.VMM.Destroy(ctx, req.Instance.ID) })
-		return api.OpStats{}, fmt.Errorf("resume instance %d from %s: %w", req.Instance.ID, file, err)
+		return api.VMInfo{}, fmt.Errorf("resume instance %d from %s: %w", req.Instance.ID, file, err)
 	}
-	return opStats(file, st), nil
+	g, err := n.cfg.VMM.Info(ctx, req.Instance.ID)
+	vm := toVMInfo(g)
+	stats := opStats(file, st)
+	vm.Stats = &stats
+	return vm, err
 }
 
 func (n *NodeManager) handlePrepReceive(ctx context.Context, r *http.Request, body []byte) (string, any, error) {
@@ -167,7 +173,7 @@ func (n *NodeManager) handleSuspend(ctx context.Context, r *http.Request, body [
 	if err := api.ValidName("name", req.Name); err != nil {
 		return req.OpID, nil, err
 	}
-	file := n.cfg.Images.SuspendFile(id, req.Name)
+	file := n.suspendFile(id, req.Name)
 	var st vmm.MigrationStats
 	err = n.stop(ctx, id, true, func() error {
 		var err error

@@ -39,7 +39,9 @@ func newWiring(bridgePrefix, tapPrefix string, log *slog.Logger) *wiring {
 
 func (w *wiring) bridgeName(netID int64) string { return fmt.Sprintf("%s%d", w.bridgePrefix, netID) }
 
-func (w *wiring) tapName(id int64, nic int) string { return fmt.Sprintf("%s%d.%d", w.tapPrefix, id, nic) }
+func (w *wiring) tapName(id int64, nic int) string {
+	return fmt.Sprintf("%s%d.%d", w.tapPrefix, id, nic)
+}
 
 // attach makes the taps of an instance's NICs on their networks' bridges.
 func (w *wiring) attach(id int64, nics []api.NIC, nets map[string]api.NetworkInfo) (taps []string, err error) {
