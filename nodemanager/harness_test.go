@@ -57,6 +57,7 @@ type cluster struct {
 	qemuCfg qemu.Config
 	logSink func(who, line string)
 	netName string
+	nmTweak func(*nodemanager.Config) // changes node managers started from now on
 }
 
 type nmProc struct {
@@ -181,10 +182,14 @@ func (c *cluster) startNM(host string) *nmProc {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	nm, err := nodemanager.New(nodemanager.Config{HostName: host, Listen: "127.0.0.1:0", CM: c.client(c.nmTok),
+	cfg := nodemanager.Config{HostName: host, Listen: "127.0.0.1:0", CM: c.client(c.nmTok),
 		TLS: tlsCfg, VMM: drv, Images: images.Store{Prefix: c.prefix}, BridgePrefix: c.brPfx,
 		TapPrefix:         c.tapPfx + host[len(host)-1:], // two NMs on one machine need their own taps
-		RegisterFrequency: time.Second, ShutdownTimeout: 3 * time.Second, Logger: c.logger(host)})
+		RegisterFrequency: time.Second, ShutdownTimeout: 3 * time.Second, Logger: c.logger(host)}
+	if c.nmTweak != nil {
+		c.nmTweak(&cfg)
+	}
+	nm, err := nodemanager.New(cfg)
 	if err != nil {
 		c.t.Fatal(err)
 	}

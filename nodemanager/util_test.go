@@ -18,3 +18,5 @@ func atoiPID(t *testing.T, s string) int {
 	}
 	return pid
 }
+
+func fmtSscan(s string, v *int) (int, error) { return fmt.Sscan(s, v) }
