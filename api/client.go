@@ -390,3 +390,9 @@ func (c *Client) Release(ctx context.Context, id, version int64) (Message, error
 	}{version}
 	return out, c.Do(ctx, "POST", fmt.Sprintf("/v1/agent/instances/%d/release", id), body, &out)
 }
+
+// ImageOp is copyImage, cloneImage or rebaseImage (op copy, clone, rebase).
+func (c *Client) ImageOp(ctx context.Context, op, src, dst string) (Image, error) {
+	var out Image
+	return out, c.Do(ctx, "POST", "/v1/images/"+esc(op), ImageOpRequest{Src: src, Dst: dst}, &out)
+}

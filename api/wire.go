@@ -42,6 +42,12 @@ type AddImageRequest struct {
 	Size int64  `json:"size,omitempty"`
 }
 
+// ImageOpRequest is copyImage, cloneImage or rebaseImage.
+type ImageOpRequest struct {
+	Src string `json:"src"`
+	Dst string `json:"dst"`
+}
+
 // MigrateRequest is migrateVm's target.
 type MigrateRequest struct {
 	Host string `json:"host"`

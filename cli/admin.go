@@ -60,7 +60,20 @@ func adminVerbs() []*verb {
 			args: []arg{required("name", "image file name under the image store, e.g. tiny.qcow2"),
 				number("size", "", 0, "size in bytes")},
 			examples: []string{"tashi addImage --name tiny.qcow2"}},
+		imageOpVerb("copyImage", "copy a base image to a new name"),
+		imageOpVerb("cloneImage", "make a copy-on-write qcow2 clone of a base image (backing file: the source)"),
+		imageOpVerb("rebaseImage", "flatten an image into a standalone qcow2 under a new name"),
 	}
+}
+
+func imageOpVerb(name, summary string) *verb {
+	return &verb{name: name, summary: summary, rows: rowsOf[api.Image](),
+		args: []arg{required("src", "source image name"), required("dst", "new image name")},
+		run: func(r *req) (output, error) {
+			img, err := r.cm.ImageOp(r.ctx, strings.TrimSuffix(name, "Image"), r.v.str("src"), r.v.str("dst"))
+			return table(img, []api.Image{img}, err)
+		},
+		examples: []string{"tashi " + name + " --src tiny.qcow2 --dst mine.qcow2"}}
 }
 
 func networkArgs() []arg {

@@ -1,10 +1,14 @@
 package clustermanager
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/tashi-go/tashi/api"
 	"github.com/tashi-go/tashi/clustermanager/store"
+	"github.com/tashi-go/tashi/images"
 )
 
 func (s *Server) adminRoutes() {
@@ -84,6 +88,7 @@ func (s *Server) catalogRoutes() {
 	s.handle("DELETE /v1/networks/{ref}", s.mutate(admins, func(r *http.Request, a store.Actor, key string) (store.Answer, error) {
 		return s.store.DelNetwork(r.Context(), a, key, r.PathValue("ref"))
 	}))
+	s.handle("POST /v1/images/{op}", s.read(admins, s.imageOp))
 	s.handle("POST /v1/images", s.mutate(admins, func(r *http.Request, a store.Actor, key string) (store.Answer, error) {
 		var req api.AddImageRequest
 		if err := decode(r, &req); err != nil {
@@ -91,4 +96,50 @@ func (s *Server) catalogRoutes() {
 		}
 		return s.store.AddImage(r.Context(), a, key, req)
 	}))
+}
+
+// imageOp runs Tashi's copyImage, cloneImage or rebaseImage on the shared
+// image store (as Tashi's CM did) and records the new image.
+func (s *Server) imageOp(r *http.Request, a store.Actor) (any, error) {
+	var req api.ImageOpRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	ops := map[string]func(context.Context, string, string) error{
+		"copy": s.images.Copy, "clone": s.images.Clone, "rebase": s.images.Rebase}
+	op, ok := ops[r.PathValue("op")]
+	if !ok {
+		return nil, api.Errorf(api.CodeInvalid, "op", "unknown image operation %q; accepted: copy, clone, rebase", r.PathValue("op"))
+	}
+	if s.images.Prefix == "" {
+		return nil, api.Errorf(api.CodeUnavailable, "", "this cluster manager has no image store ([Vfs] prefix)")
+	}
+	for f, name := range map[string]string{"src": req.Src, "dst": req.Dst} {
+		if err := images.CheckName(name); err != nil {
+			return nil, api.Errorf(api.CodeInvalid, f, "%s: %v", f, err)
+		}
+	}
+	if err := op(r.Context(), req.Src, req.Dst); err != nil {
+		return nil, imageErr(err)
+	}
+	s.syncImages(r.Context())
+	list, err := s.store.Images(r.Context())
+	for _, im := range list {
+		if im.Name == req.Dst {
+			return im, err
+		}
+	}
+	return nil, fmt.Errorf("image %s made but not recorded: %w", req.Dst, err)
+}
+
+func imageErr(err error) error {
+	switch {
+	case errors.Is(err, images.ErrNoImage):
+		return api.Errorf(api.CodeNotFound, "src", "%v", err)
+	case errors.Is(err, images.ErrExists):
+		return api.Errorf(api.CodeDuplicate, "dst", "%v", err)
+	case errors.Is(err, images.ErrBadName):
+		return api.Errorf(api.CodeInvalid, "dst", "%v", err)
+	}
+	return err
 }

@@ -41,6 +41,11 @@ type Option func(*store.Limits)
 
 // New starts a CM on a fresh database; everything stops at test cleanup.
 func New(t testing.TB, opts ...Option) *Cluster {
+	return NewWithImages(t, images.Store{}, opts...)
+}
+
+// NewWithImages is New with an image store the CM lists and works on.
+func NewWithImages(t testing.TB, imgs images.Store, opts ...Option) *Cluster {
 	t.Helper()
 	dsn := pgtest.NewDB(t)
 	l := store.DefaultLimits()
@@ -53,7 +58,7 @@ func New(t testing.TB, opts ...Option) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := clustermanager.NewServer(st, slog.New(slog.NewTextHandler(testWriter{t}, nil)), images.Store{})
+	srv := clustermanager.NewServer(st, slog.New(slog.NewTextHandler(testWriter{t}, nil)), imgs)
 	wait := srv.Start(ctx, 50*time.Millisecond)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { hs.Close(); cancel(); wait(); st.Close() })
