@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tashi-go/tashi/api"
+	"github.com/tashi-go/tashi/scheduler"
 )
 
 // Config is what an agent needs.
@@ -20,6 +21,11 @@ type Config struct {
 	ClaimTTL time.Duration // how long a claim lasts
 	Wait     time.Duration // longest watch
 	Logger   *slog.Logger
+	Policy   scheduler.Policy // densePack and friends; the zero value spreads
+	// HeldBackoff is how long a Held instance waits before it is placed
+	// again (doubling with each failed host); HeldRetries caps the tries.
+	HeldBackoff time.Duration
+	HeldRetries int
 }
 
 // Agent watches the CM, places pending instances and carries out
@@ -30,8 +36,9 @@ type Agent struct {
 	nmHTTP *http.Client
 
 	mu       sync.Mutex
-	inFlight map[int64]bool // instances this agent is working on
-	calls    map[int64]bool // vmmSpecificCalls this agent is carrying
+	inFlight map[int64]bool   // instances this agent is working on
+	calls    map[int64]bool   // vmmSpecificCalls this agent is carrying
+	said     map[int64]string // the last explanation recorded per instance
 	wg       sync.WaitGroup
 }
 
@@ -52,10 +59,16 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.HeldBackoff <= 0 {
+		cfg.HeldBackoff = 30 * time.Second
+	}
+	if cfg.HeldRetries <= 0 {
+		cfg.HeldRetries = 3
+	}
 	tr := &http.Transport{TLSClientConfig: cfg.NMTLS, MaxIdleConnsPerHost: 16}
 	return &Agent{cfg: cfg, log: cfg.Logger.With("subsystem", "agent", "agent", cfg.Name),
 		nmHTTP:   &http.Client{Transport: tr, Timeout: 10 * time.Minute},
-		inFlight: map[int64]bool{}, calls: map[int64]bool{}}, nil
+		inFlight: map[int64]bool{}, calls: map[int64]bool{}, said: map[int64]string{}}, nil
 }
 
 // Run loops until ctx ends: snapshot, place, actuate, watch. Work in
@@ -70,6 +83,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			continue
 		}
 		a.place(ctx, snap)
+		a.releaseHeld(ctx, snap)
 		a.actuate(ctx, snap)
 		a.carryCalls(ctx, snap)
 		if _, err := a.cfg.CM.Watch(ctx, snap.Index, a.cfg.Wait); err != nil && ctx.Err() == nil {

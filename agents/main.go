@@ -2,13 +2,25 @@ package agents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/tashi-go/tashi/configs"
 	"github.com/tashi-go/tashi/internal/daemon"
 	"github.com/tashi-go/tashi/internal/pki"
+	"github.com/tashi-go/tashi/scheduler"
 )
+
+// policy is the scheduler's site configuration: Tashi's [Primitive]
+// densePack, and [Scheduler] candidateLimit and gangTimeout.
+func policy(c *configs.Config) (scheduler.Policy, error) {
+	dense, err1 := c.Bool("Primitive", "densePack")
+	limit, err2 := c.Int("Scheduler", "candidateLimit")
+	gang, err3 := c.Duration("Scheduler", "gangTimeout")
+	return scheduler.Policy{DensePack: dense, CandidateLimit: limit, GangTimeout: gang}, errors.Join(err1, err2, err3)
+}
 
 // Main is tashi-agent's command line.
 func Main(ctx context.Context, args []string, stderr io.Writer) int {
@@ -40,11 +52,15 @@ func Main(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	tlsCfg, err := pki.ClientConfig(dir, cert, key)
 	ttl, err2 := cfg.Duration("Agent", "claimTtl")
-	if err != nil || err2 != nil {
-		log.Error("agent config", "err", fmt.Sprint(err, err2))
+	pol, err3 := policy(cfg)
+	backoff, err4 := cfg.Duration("Agent", "heldBackoff")
+	retries, err5 := cfg.Int("Agent", "heldRetries")
+	if err := errors.Join(err, err2, err3, err4, err5); err != nil {
+		log.Error("agent config", "err", err)
 		return 2
 	}
-	a, err := New(Config{Name: name, CM: cm, NMTLS: tlsCfg, ClaimTTL: ttl, Logger: log})
+	a, err := New(Config{Name: name, CM: cm, NMTLS: tlsCfg, ClaimTTL: ttl, Logger: log, Policy: pol,
+		HeldBackoff: backoff, HeldRetries: retries})
 	if err != nil {
 		log.Error("agent", "err", err)
 		return 2

@@ -2,66 +2,86 @@ package agents
 
 import (
 	"context"
-	"slices"
+	"fmt"
 
 	"github.com/tashi-go/tashi/api"
+	"github.com/tashi-go/tashi/scheduler"
 )
 
-// place is the interim placement: first fit over hosts that are up and
-// Normal, honouring reservations and the hints targetHost and
-// allowElsewhere. The scheduler issue replaces it with scheduler.Place;
-// the CM re-verifies every placement either way.
+// maxReplans bounds how often one wake-up re-plans after the CM rejected
+// placements (the record moved under the agent's feet).
+const maxReplans = 3
+
+// place asks package scheduler where the Pending instances go, submits
+// the plans (an atomic one per gang), re-plans the rejected ones against a
+// fresh snapshot a bounded number of times, and records why the rest
+// wait.
 func (a *Agent) place(ctx context.Context, snap api.Snapshot) {
-	hosts := make([]*api.Host, 0, len(snap.Hosts))
-	for i := range snap.Hosts {
-		hosts = append(hosts, &snap.Hosts[i])
-	}
-	var plan api.Plan
-	plan.Agent = a.cfg.Name
-	for _, in := range snap.Instances {
-		if in.State != api.Pending {
-			continue
+	for try := 0; ; try++ {
+		s, reqs := scheduler.FromAPI(&snap, a.cfg.Policy)
+		if len(reqs) == 0 {
+			return
 		}
-		if h := firstFit(hosts, in); h != nil {
-			h.UsedCores += in.Cores
-			h.UsedMemory += in.Memory
-			plan.Placements = append(plan.Placements, api.Placement{InstanceID: in.ID, Version: in.Version, HostID: h.ID})
+		res := scheduler.Place(s, reqs, snap.Now)
+		a.explain(ctx, res.Unplaced, snap)
+		rejected := a.submit(ctx, scheduler.Plans(a.cfg.Name, res))
+		if rejected == 0 || try+1 >= maxReplans {
+			return
 		}
-	}
-	if len(plan.Placements) == 0 {
-		return
-	}
-	res, err := a.cfg.CM.SubmitPlan(ctx, plan)
-	if err != nil {
-		a.log.Warn("plan refused", "err", err)
-		return
-	}
-	for _, r := range res.Results {
-		if !r.Accepted {
-			a.log.Info("placement not accepted", "instance_id", r.InstanceID, "reason", r.Reason)
+		fresh, err := a.cfg.CM.Snapshot(ctx)
+		if err != nil {
+			return
 		}
+		snap = fresh
 	}
 }
 
-func firstFit(hosts []*api.Host, in api.Instance) *api.Host {
-	target := in.Hints["targetHost"]
-	for _, h := range hosts {
-		if target != "" && target != h.Name && target != itoa(h.ID) {
+// submit sends the plans and returns how many placements were rejected.
+func (a *Agent) submit(ctx context.Context, plans []api.Plan) int {
+	rejected := 0
+	for _, p := range plans {
+		res, err := a.cfg.CM.SubmitPlan(ctx, p)
+		if err != nil {
+			a.log.Warn("plan refused", "placements", len(p.Placements), "err", err)
+			rejected += len(p.Placements)
 			continue
 		}
-		if fits(h, in) {
-			return h
+		for _, r := range res.Results {
+			if !r.Accepted {
+				rejected++
+				a.log.Info("placement not accepted", "instance_id", r.InstanceID, "reason", r.Reason)
+			}
 		}
 	}
-	if target != "" && in.Hints["allowElsewhere"] == "true" {
-		in.Hints = nil
-		return firstFit(hosts, in)
-	}
-	return nil
+	return rejected
 }
 
-func fits(h *api.Host, in api.Instance) bool {
-	return h.Up && h.State == api.HostNormal &&
-		(len(h.Reserved) == 0 || slices.Contains(h.Reserved, in.UserID)) &&
-		h.UsedCores+in.Cores <= h.Cores && h.UsedMemory+in.Memory <= h.Memory
+// explain records, for every instance left Pending, why; only what
+// changed since this agent last said it is written.
+func (a *Agent) explain(ctx context.Context, unplaced []scheduler.Explanation, snap api.Snapshot) {
+	var xs []api.Explanation
+	a.mu.Lock()
+	for _, u := range unplaced {
+		msg := u.String()
+		if u.Expired {
+			msg = fmt.Sprintf("gang has waited %s, past its deadline: %s", u.Waited.Round(1e9), msg)
+		}
+		if a.said[u.InstanceID] == msg {
+			continue
+		}
+		a.said[u.InstanceID] = msg
+		x := api.Explanation{InstanceID: u.InstanceID, Message: msg, Considered: u.Hosts,
+			Rejected: map[string]int{}, At: snap.Now}
+		for _, rc := range u.Rejected {
+			x.Rejected[rc.Reason.String()] = rc.Hosts
+		}
+		xs = append(xs, x)
+	}
+	a.mu.Unlock()
+	if len(xs) == 0 {
+		return
+	}
+	if err := a.cfg.CM.Explain(ctx, xs); err != nil {
+		a.log.Warn("record explanations", "count", len(xs), "err", err)
+	}
 }
