@@ -26,6 +26,9 @@ type Config struct {
 	// again (doubling with each failed host); HeldRetries caps the tries.
 	HeldBackoff time.Duration
 	HeldRetries int
+	// PlaceOnly makes a scheduling-only agent: it places Pending VMs and
+	// leaves transitions and vmmSpecificCalls to other agents.
+	PlaceOnly bool
 }
 
 // Agent watches the CM, places pending instances and carries out
@@ -83,9 +86,11 @@ func (a *Agent) Run(ctx context.Context) error {
 			continue
 		}
 		a.place(ctx, snap)
-		a.releaseHeld(ctx, snap)
-		a.actuate(ctx, snap)
-		a.carryCalls(ctx, snap)
+		if !a.cfg.PlaceOnly {
+			a.releaseHeld(ctx, snap)
+			a.actuate(ctx, snap)
+			a.carryCalls(ctx, snap)
+		}
 		if _, err := a.cfg.CM.Watch(ctx, snap.Index, a.cfg.Wait); err != nil && ctx.Err() == nil {
 			a.log.Warn("watch failed", "err", err)
 			sleep(ctx, time.Second)
