@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tashi-go/tashi/api"
 	"github.com/tashi-go/tashi/scheduler"
@@ -36,7 +37,9 @@ func (a *Agent) place(ctx context.Context, snap api.Snapshot) {
 	}
 }
 
-// submit sends the plans and returns how many placements were rejected.
+// submit sends the plans and returns how many placements were rejected
+// for a reason a fresh plan could fix; placements another agent's plan
+// holds are not counted: its commit wakes this agent anyway.
 func (a *Agent) submit(ctx context.Context, plans []api.Plan) int {
 	rejected := 0
 	for _, p := range plans {
@@ -47,7 +50,7 @@ func (a *Agent) submit(ctx context.Context, plans []api.Plan) int {
 			continue
 		}
 		for _, r := range res.Results {
-			if !r.Accepted {
+			if !r.Accepted && !strings.Contains(r.Reason, "another plan") {
 				rejected++
 				a.log.Info("placement not accepted", "instance_id", r.InstanceID, "reason", r.Reason)
 			}

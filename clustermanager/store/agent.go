@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -56,30 +57,39 @@ func (s *Store) CurrentIndex(ctx context.Context) (uint64, error) {
 // ApplyPlan re-verifies every placement against the current record in one
 // transaction (instance version and state, host state, liveness,
 // reservations and room) and commits the ones that still hold. With
-// Atomic, one rejection rejects them all.
+// Atomic, one rejection rejects them all. It is set-based: the plan's
+// instances are locked in one statement (skipping those another plan
+// holds: they are rejected at once instead of waited for), then its
+// hosts; the checks run here; the accepted ones are written with one
+// UPDATE and one INSERT into the event log. Instances are locked before
+// hosts, the order migrateVm uses too.
 func (s *Store) ApplyPlan(ctx context.Context, a Actor, p api.Plan) (api.PlanResult, error) {
 	var res api.PlanResult
 	if len(p.Placements) == 0 || len(p.Placements) > 10000 {
 		return res, api.Errorf(api.CodeInvalid, "placements", "a plan has 1..10000 placements, not %d", len(p.Placements))
 	}
 	pl := slices.Clone(p.Placements)
-	slices.SortFunc(pl, func(x, y api.Placement) int { return int(x.InstanceID - y.InstanceID) })
+	slices.SortFunc(pl, func(x, y api.Placement) int { return cmp.Compare(x.InstanceID, y.InstanceID) })
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		hosts, err := s.lockPlanHosts(ctx, tx, pl)
+		insts, err := lockPlanInstances(ctx, tx, pl)
 		if err != nil {
 			return err
 		}
-		res.Results = make([]api.PlacementResult, 0, len(pl))
-		for _, x := range pl {
-			r := s.placeOne(ctx, tx, a, x, hosts)
-			if r.Reason == errAbort {
-				return fmt.Errorf("place instance %d: database error", x.InstanceID)
-			}
-			res.Results = append(res.Results, r)
+		hosts, err := s.lockPlanHosts(ctx, tx, lockedOnly(pl, insts))
+		if err != nil {
+			return err
 		}
+		var ok []placed
+		res.Results, ok = s.verify(pl, insts, hosts)
 		if p.Atomic && anyRejected(res.Results) {
 			res.Results = gangRejected(res.Results)
 			return errRollback
+		}
+		if len(ok) == 0 {
+			return errRollback // nothing to write or announce
+		}
+		if err := writePlacements(ctx, tx, a, ok); err != nil {
+			return err
 		}
 		return notify(ctx, tx)
 	})
@@ -91,7 +101,57 @@ func (s *Store) ApplyPlan(ctx context.Context, a Actor, p api.Plan) (api.PlanRes
 
 var errRollback = fmt.Errorf("rollback")
 
-const errAbort = "\x00abort"
+// planInstance is what verifying a placement needs of its instance.
+type planInstance struct {
+	state         api.InstanceState
+	version, user int64
+	cores, memory int
+	resume        bool
+}
+
+// placed is an accepted placement, ready to write.
+type placed struct {
+	id, host int64
+	to       api.InstanceState
+}
+
+// lockPlanInstances locks the plan's instances in id order, skipping
+// rows another transaction holds (they are missing from the result).
+func lockPlanInstances(ctx context.Context, tx pgx.Tx, pl []api.Placement) (map[int64]planInstance, error) {
+	ids := make([]int64, len(pl))
+	for i, x := range pl {
+		ids[i] = x.InstanceID
+	}
+	rows, err := tx.Query(ctx, `SELECT id, state, version, user_id, cores, memory,
+		coalesce(hints->>'__resume_source', '') <> '' FROM instances
+		WHERE id = ANY($1) ORDER BY id FOR UPDATE SKIP LOCKED`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("lock plan instances: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]planInstance, len(ids))
+	for rows.Next() {
+		var id int64
+		var in planInstance
+		if err := rows.Scan(&id, &in.state, &in.version, &in.user, &in.cores, &in.memory, &in.resume); err != nil {
+			return nil, err
+		}
+		out[id] = in
+	}
+	return out, rows.Err()
+}
+
+// lockedOnly keeps the placements whose instances this plan holds, so a
+// plan that lost every instance to another does not wait for host locks.
+func lockedOnly(pl []api.Placement, insts map[int64]planInstance) []api.Placement {
+	out := make([]api.Placement, 0, len(insts))
+	for _, x := range pl {
+		if _, ok := insts[x.InstanceID]; ok {
+			out = append(out, x)
+		}
+	}
+	return out
+}
 
 // lockPlanHosts locks the plan's hosts in id order and reads their usage.
 func (s *Store) lockPlanHosts(ctx context.Context, tx pgx.Tx, pl []api.Placement) (map[int64]*api.Host, error) {
@@ -101,6 +161,9 @@ func (s *Store) lockPlanHosts(ctx context.Context, tx pgx.Tx, pl []api.Placement
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	if len(ids) == 0 {
+		return map[int64]*api.Host{}, nil
+	}
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM hosts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids); err != nil {
 		return nil, fmt.Errorf("lock plan hosts: %w", err)
 	}
@@ -115,52 +178,70 @@ func (s *Store) lockPlanHosts(ctx context.Context, tx pgx.Tx, pl []api.Placement
 	return out, nil
 }
 
-func (s *Store) placeOne(ctx context.Context, tx pgx.Tx, a Actor, x api.Placement, hosts map[int64]*api.Host) api.PlacementResult {
-	res := api.PlacementResult{InstanceID: x.InstanceID}
-	var st api.InstanceState
-	var ver, user int64
-	var cores, memory int
-	var hints map[string]string
-	err := tx.QueryRow(ctx, `SELECT state, version, user_id, cores, memory, hints FROM instances
-		WHERE id = $1 FOR UPDATE`, x.InstanceID).Scan(&st, &ver, &user, &cores, &memory, &hints)
-	switch {
-	case err == pgx.ErrNoRows:
-		res.Reason = "instance no longer exists"
-	case err != nil:
-		res.Reason = errAbort
-	case ver != x.Version:
-		res.Reason = fmt.Sprintf("instance changed (version %d, plan saw %d)", ver, x.Version)
-	case hosts[x.HostID] == nil:
-		res.Reason = "no such host"
-	default:
-		res.Reason = s.fits(*hosts[x.HostID], cores, memory, user)
+// verify checks each placement against the locked record, counting the
+// accepted ones against their hosts as it goes.
+func (s *Store) verify(pl []api.Placement, insts map[int64]planInstance, hosts map[int64]*api.Host) ([]api.PlacementResult, []placed) {
+	out := make([]api.PlacementResult, 0, len(pl))
+	var ok []placed
+	seen := make(map[int64]bool, len(pl))
+	for _, x := range pl {
+		r := api.PlacementResult{InstanceID: x.InstanceID}
+		in, found := insts[x.InstanceID]
+		h := hosts[x.HostID]
+		switch {
+		case seen[x.InstanceID]:
+			r.Reason = "instance appears twice in the plan"
+		case !found:
+			r.Reason = "instance no longer exists, or another plan is placing it"
+		case in.version != x.Version:
+			r.Reason = fmt.Sprintf("instance changed (version %d, plan saw %d)", in.version, x.Version)
+		case h == nil:
+			r.Reason = "no such host"
+		default:
+			r.Reason = s.fits(*h, in.cores, in.memory, in.user)
+		}
+		seen[x.InstanceID] = true
+		var to api.InstanceState
+		if r.Reason == "" {
+			ev := api.EvActivate
+			if in.resume {
+				ev = api.EvResumeOn
+			}
+			var err error
+			if to, err = api.Transition(in.state, ev); err != nil {
+				r.Reason = err.Error()
+			}
+		}
+		if r.Reason == "" {
+			r.Accepted = true
+			h.UsedCores += in.cores
+			h.UsedMemory += in.memory
+			ok = append(ok, placed{id: x.InstanceID, host: x.HostID, to: to})
+		}
+		out = append(out, r)
 	}
-	if res.Reason != "" {
-		return res
+	return out, ok
+}
+
+// writePlacements records the accepted placements and their events.
+func writePlacements(ctx context.Context, tx pgx.Tx, a Actor, ok []placed) error {
+	ids, hosts, states := make([]int64, len(ok)), make([]int64, len(ok)), make([]string, len(ok))
+	for i, x := range ok {
+		ids[i], hosts[i], states[i] = x.id, x.host, string(x.to)
 	}
-	ev := api.EvActivate
-	if hints["__resume_source"] != "" {
-		ev = api.EvResumeOn
+	if _, err := tx.Exec(ctx, `UPDATE instances i SET state = v.state, host_id = v.host,
+		version = i.version + 1, updated_at = now(), error = ''
+		FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS v(id, state, host) WHERE i.id = v.id`,
+		ids, states, hosts); err != nil {
+		return fmt.Errorf("record placements: %w", err)
 	}
-	to, err := api.Transition(st, ev)
+	_, err := tx.Exec(ctx, `INSERT INTO events (instance_id, host_id, actor, kind, detail)
+		SELECT v.id, v.host, $4, 'place', jsonb_build_object('from', 'Pending', 'to', v.state)
+		FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS v(id, state, host)`, ids, states, hosts, a.Name)
 	if err != nil {
-		res.Reason = err.Error()
-		return res
+		return fmt.Errorf("log placements: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE instances SET state = $2, host_id = $3, version = version + 1,
-		updated_at = now(), error = '' WHERE id = $1`, x.InstanceID, to, x.HostID); err != nil {
-		res.Reason = errAbort
-		return res
-	}
-	if logEvent(ctx, tx, a, &x.InstanceID, &x.HostID, "place", map[string]any{"from": st, "to": to}) != nil {
-		res.Reason = errAbort
-		return res
-	}
-	h := hosts[x.HostID]
-	h.UsedCores += cores
-	h.UsedMemory += memory
-	res.Accepted = true
-	return res
+	return nil
 }
 
 func anyRejected(rs []api.PlacementResult) bool {

@@ -13,17 +13,21 @@ import (
 
 // Figure names, as -only takes them.
 const (
-	FigCreateVM  = "createvm"
-	FigHeartbeat = "heartbeat"
-	FigWatch     = "watch"
+	FigCreateVM   = "createvm"
+	FigHeartbeat  = "heartbeat"
+	FigWatch      = "watch"
+	FigPlacement  = "placement"
+	FigActivation = "activation"
 )
 
 // Figures lists the figures in the order they are reported.
-var Figures = []string{FigCreateVM, FigHeartbeat, FigWatch}
+var Figures = []string{FigCreateVM, FigHeartbeat, FigWatch, FigPlacement, FigActivation}
 
-// runOrder runs the latency-sensitive watch figure before the heartbeat
-// figure, whose 100,000 rows leave autovacuum work behind.
-var runOrder = []string{FigCreateVM, FigWatch, FigHeartbeat}
+// runOrder runs the latency-sensitive watch and activation figures before
+// the heartbeat figure, whose 100,000 rows leave autovacuum work behind,
+// and the placement figure (tens of thousands of rows written and
+// deleted) last, so that its leftovers disturb no other figure.
+var runOrder = []string{FigCreateVM, FigWatch, FigActivation, FigHeartbeat, FigPlacement}
 
 // Options say what to run.
 type Options struct {
@@ -48,16 +52,31 @@ type sizes struct {
 
 	watchRounds int
 	watchWarmup int
+
+	placeHosts   int           // simulated hosts, registered through the API
+	placeBatches int           // createMany requests per run
+	placeBatch   int           // instances per createMany
+	placeLoaders int           // goroutines sending them
+	placeAgents  []int         // one run per entry: this many agents
+	placeLimit   time.Duration // a run fails if instances are still Pending after this
+
+	actRounds     int
+	actWarmup     int
+	actDiagRounds int // diagnostic rounds with a persistent disk
 }
 
 func sizesFor(quick bool) sizes {
 	s := sizes{createClients: 32, createRequests: 5000, createWarmup: 320,
 		hbHosts: 10000, hbVMs: 10, hbPeriod: 10 * time.Second, hbWindow: 30 * time.Second,
-		hbColdFor: 10 * time.Second, hbWorkers: 64, watchRounds: 200, watchWarmup: 10}
+		hbColdFor: 10 * time.Second, hbWorkers: 64, watchRounds: 200, watchWarmup: 10,
+		placeHosts: 10000, placeBatches: 20, placeBatch: 500, placeLoaders: 4, placeAgents: []int{1, 4},
+		placeLimit: 5 * time.Minute, actRounds: 100, actWarmup: 5, actDiagRounds: 20}
 	if quick {
 		s.createRequests, s.createWarmup = 500, 64
 		s.hbHosts, s.hbWindow, s.hbColdFor = 1000, 5*time.Second, time.Second
 		s.watchRounds, s.watchWarmup = 20, 3
+		s.placeHosts, s.placeBatches, s.placeLimit = 1000, 2, time.Minute
+		s.actRounds, s.actWarmup, s.actDiagRounds = 20, 2, 5
 	}
 	return s
 }
@@ -124,6 +143,10 @@ func runFigure(ctx context.Context, e *env, fig string, sz sizes) (table, error)
 		return runCreateVM(ctx, e, sz)
 	case FigHeartbeat:
 		return runHeartbeat(ctx, e, sz)
+	case FigPlacement:
+		return runPlacement(ctx, e, sz)
+	case FigActivation:
+		return runActivation(ctx, e, sz)
 	default:
 		return runWatch(ctx, e, sz)
 	}
