@@ -25,7 +25,7 @@ func (a *Agent) place(ctx context.Context, snap api.Snapshot) {
 		}
 		res := scheduler.Place(s, reqs, snap.Now)
 		a.explain(ctx, res.Unplaced, snap)
-		rejected := a.submit(ctx, scheduler.Plans(a.cfg.Name, res))
+		rejected := a.submit(ctx, scheduler.Plans(a.cfg.Name, res), snap)
 		if rejected == 0 || try+1 >= maxReplans {
 			return
 		}
@@ -40,7 +40,7 @@ func (a *Agent) place(ctx context.Context, snap api.Snapshot) {
 // submit sends the plans and returns how many placements were rejected
 // for a reason a fresh plan could fix; placements another agent's plan
 // holds are not counted: its commit wakes this agent anyway.
-func (a *Agent) submit(ctx context.Context, plans []api.Plan) int {
+func (a *Agent) submit(ctx context.Context, plans []api.Plan, snap api.Snapshot) int {
 	rejected := 0
 	for _, p := range plans {
 		res, err := a.cfg.CM.SubmitPlan(ctx, p)
@@ -49,6 +49,7 @@ func (a *Agent) submit(ctx context.Context, plans []api.Plan) int {
 			rejected += len(p.Placements)
 			continue
 		}
+		a.activateAccepted(ctx, p, res, snap)
 		for _, r := range res.Results {
 			if !r.Accepted && !strings.Contains(r.Reason, "another plan") {
 				rejected++
@@ -86,5 +87,41 @@ func (a *Agent) explain(ctx context.Context, unplaced []scheduler.Explanation, s
 	}
 	if err := a.cfg.CM.Explain(ctx, xs); err != nil {
 		a.log.Warn("record explanations", "count", len(xs), "err", err)
+	}
+}
+
+// activateAccepted starts activating what the CM just accepted, without
+// waiting for the next wake-up and snapshot (unless PlaceOnly): each
+// instance is now Activating on its host, one version on.
+func (a *Agent) activateAccepted(ctx context.Context, p api.Plan, res api.PlanResult, snap api.Snapshot) {
+	if a.cfg.PlaceOnly {
+		return
+	}
+	hostOf := map[int64]int64{}
+	for _, x := range p.Placements {
+		hostOf[x.InstanceID] = x.HostID
+	}
+	byID := map[int64]*api.Instance{}
+	for i := range snap.Instances {
+		byID[snap.Instances[i].ID] = &snap.Instances[i]
+	}
+	hosts := map[int64]*api.Host{}
+	for i := range snap.Hosts {
+		hosts[snap.Hosts[i].ID] = &snap.Hosts[i]
+	}
+	nets := networkInfo(snap.Networks)
+	steps := a.steps()
+	for _, r := range res.Results {
+		in, ok := byID[r.InstanceID]
+		if !r.Accepted || !ok || in.Hints["__resume_source"] != "" {
+			continue // resumes take the next snapshot's path
+		}
+		next := *in
+		next.Version++
+		next.State = api.Activating
+		h := hostOf[in.ID]
+		next.HostID = &h
+		w := work{in: next, host: hosts[h], nets: nets}
+		a.start(in.ID, func() { a.carry(ctx, w, steps[api.Activating]) })
 	}
 }

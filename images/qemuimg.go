@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"sync"
 	"time"
 )
 
@@ -66,6 +67,14 @@ func info(ctx context.Context, path string) (imageInfo, error) {
 // write to could be made to look like qcow2, so for persistent disks keep
 // the format recorded when the image was added rather than probing again.
 func (s Store) Format(path string) (string, error) {
+	fi, statErr := os.Stat(path)
+	key := formatKey{path: path}
+	if statErr == nil {
+		key.size, key.mtime = fi.Size(), fi.ModTime().UnixNano()
+		if f, ok := formats.Load(key); ok {
+			return f.(string), nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), formatTimeout)
 	defer cancel()
 	ii, err := info(ctx, path)
@@ -74,9 +83,21 @@ func (s Store) Format(path string) (string, error) {
 	}
 	switch ii.Format {
 	case "qcow2", "raw":
+		if statErr == nil {
+			formats.Store(key, ii.Format)
+		}
 		return ii.Format, nil
 	}
 	return "", fmt.Errorf("image %s is %q, want qcow2 or raw: %w", path, ii.Format, ErrUnsupportedFormat)
+}
+
+// formats caches Format's answers by path, size and modification time:
+// each probe is a qemu-img process (~8 ms), paid on every activation.
+var formats sync.Map
+
+type formatKey struct {
+	path        string
+	size, mtime int64
 }
 
 // backingOf returns the absolute backing file of a qcow2 image ("" if none).

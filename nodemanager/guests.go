@@ -96,17 +96,15 @@ func (n *NodeManager) disk(ctx context.Context, id int64, i int, d api.Disk) (vm
 	if err != nil {
 		return vmm.Disk{}, err
 	}
-	path := base
-	if !d.Persistent {
-		if path, err = n.cfg.Images.CreateOverlay(ctx, id, i, d.URI); err != nil {
-			return vmm.Disk{}, err
-		}
+	if !d.Persistent { // an overlay is qcow2 by construction: no probe
+		path, err := n.cfg.Images.CreateOverlay(ctx, id, i, d.URI)
+		return vmm.Disk{Path: path, Format: "qcow2"}, err
 	}
-	format, err := n.cfg.Images.Format(path)
+	format, err := n.cfg.Images.Format(base)
 	if err != nil {
 		return vmm.Disk{}, err
 	}
-	return vmm.Disk{Path: path, Format: format}, nil
+	return vmm.Disk{Path: base, Format: format}, nil
 }
 
 // guestNetArgs tells a direct-booted guest its fixed address, if the
