@@ -63,6 +63,9 @@ func (a *Agent) carry(ctx context.Context, w work, st step) {
 	cl, err := a.cfg.CM.ClaimInstance(ctx, api.ClaimRequest{InstanceID: w.in.ID, Version: w.in.Version,
 		Owner: a.cfg.Name, TTLSeconds: int(a.cfg.ClaimTTL.Seconds())})
 	if err != nil {
+		if api.IsCode(err, api.CodeConflict) {
+			a.retrySoon.Store(true) // a claim that expires announces nothing
+		}
 		return // another agent has it, or it changed: the next snapshot tells
 	}
 	w.claim, w.in = cl, cl.Instance
@@ -131,6 +134,11 @@ func (a *Agent) destroy(ctx context.Context, w *work) api.ClaimOutcome {
 	req := api.OpRequest{OpID: fmt.Sprintf("destroy-%d-%d", w.in.ID, w.in.Version)}
 	if _, err := a.nm(w.host).Op(ctx, w.in.ID, "destroy", req); err != nil && !api.IsCode(err, api.CodeNotFound) {
 		return failed(fmt.Errorf("destroy on %s: %w", w.host.Name, err))
+	}
+	if w.target != nil && w.target.Up { // destroyed during a migration: the target may hold it too
+		if _, err := a.nm(w.target).Op(ctx, w.in.ID, "destroy", req); err != nil && !api.IsCode(err, api.CodeNotFound) {
+			return failed(fmt.Errorf("destroy on migration target %s: %w", w.target.Name, err))
+		}
 	}
 	return api.ClaimOutcome{Event: api.EvOpFinished}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tashi-go/tashi/api"
@@ -43,6 +44,9 @@ type Agent struct {
 	calls    map[int64]bool   // vmmSpecificCalls this agent is carrying
 	said     map[int64]string // the last explanation recorded per instance
 	wg       sync.WaitGroup
+	// retrySoon: a claim was refused (another agent holds it); watch
+	// briefly, since its expiry wakes no one.
+	retrySoon atomic.Bool
 }
 
 // New builds an agent.
@@ -91,12 +95,30 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.actuate(ctx, snap)
 			a.carryCalls(ctx, snap)
 		}
-		if _, err := a.cfg.CM.Watch(ctx, snap.Index, a.cfg.Wait); err != nil && ctx.Err() == nil {
+		wait := a.cfg.Wait
+		if a.retrySoon.Swap(false) || inTransition(snap) {
+			// Work in flight may be another agent's, and its claim's expiry
+			// announces nothing: look again within a claim's lifetime.
+			wait = min(wait, max(time.Second, a.cfg.ClaimTTL/2))
+		}
+		if _, err := a.cfg.CM.Watch(ctx, snap.Index, wait); err != nil && ctx.Err() == nil {
 			a.log.Warn("watch failed", "err", err)
 			sleep(ctx, time.Second)
 		}
 	}
 	return nil
+}
+
+// inTransition reports whether any instance is in a transitional state.
+func inTransition(snap api.Snapshot) bool {
+	for _, in := range snap.Instances {
+		switch in.State {
+		case api.Activating, api.Pausing, api.Unpausing, api.Suspending, api.Resuming,
+			api.MigratePrep, api.MigrateTrans, api.ShuttingDown, api.Destroying:
+			return true
+		}
+	}
+	return false
 }
 
 func sleep(ctx context.Context, d time.Duration) {

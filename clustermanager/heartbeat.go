@@ -21,7 +21,7 @@ import (
 type heartbeats struct {
 	mu      sync.Mutex
 	pending map[int64]api.Heartbeat
-	last    map[int64]api.InstanceState // instance -> last reported state
+	last    map[reportKey]api.InstanceState // last state each host reported per instance
 	known   map[int64]bool              // host ids seen in the record
 	store   *store.Store
 	log     *slog.Logger
@@ -30,9 +30,13 @@ type heartbeats struct {
 }
 
 func newHeartbeats(st *store.Store, log *slog.Logger, took prometheus.Observer) *heartbeats {
-	return &heartbeats{pending: map[int64]api.Heartbeat{}, last: map[int64]api.InstanceState{},
+	return &heartbeats{pending: map[int64]api.Heartbeat{}, last: map[reportKey]api.InstanceState{},
 		known: map[int64]bool{}, store: st, log: log, now: time.Now, took: took}
 }
+
+// reportKey is one host's view of one instance: during a migration the
+// source and the target report the same instance differently.
+type reportKey struct{ host, instance int64 }
 
 // add queues a heartbeat; unknown hosts are refused at once.
 func (b *heartbeats) add(ctx context.Context, hb api.Heartbeat) error {
@@ -82,7 +86,7 @@ func (b *heartbeats) take() ([]api.Heartbeat, []store.HostReport) {
 	for _, hb := range b.pending {
 		hbs = append(hbs, hb)
 		for _, vm := range hb.VMs {
-			if b.last[vm.InstanceID] != vm.State {
+			if b.last[reportKey{hb.HostID, vm.InstanceID}] != vm.State {
 				changed = append(changed, store.HostReport{HostID: hb.HostID, VMReport: vm})
 			}
 		}
@@ -99,7 +103,7 @@ func (b *heartbeats) remember(reps []store.HostReport) {
 		clear(b.last)
 	}
 	for _, r := range reps {
-		b.last[r.InstanceID] = r.State
+		b.last[reportKey{r.HostID, r.InstanceID}] = r.State
 	}
 }
 

@@ -323,3 +323,33 @@ func TestVMMSpecificCallRoundTrip(t *testing.T) {
 		t.Fatalf("a call answered twice: %v", err)
 	}
 }
+
+// A destroy that comes while an agent activates the instance wins: the
+// activation's outcome is not applied and the Destroying state is free to
+// claim, so the guest the activation started gets destroyed.
+func TestDestroyDuringActivationIsNotLost(t *testing.T) {
+	w := newWorld(t)
+	if _, err := w.user.CreateVM(ctx, cmtest.Spec("vm")); err != nil {
+		t.Fatal(err)
+	}
+	w.place(t, "vm", w.h1)
+	in := w.instance(t, "vm")
+	cl, err := w.agent.ClaimInstance(ctx, api.ClaimRequest{InstanceID: in.ID, Version: in.Version, Owner: "a1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.user.Act(ctx, "vm", api.EvDestroy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.agent.FinishClaim(ctx, cl.ID, api.ClaimOutcome{Event: api.EvOpFinished}); !api.IsCode(err, api.CodeConflict) {
+		t.Fatalf("an activation outcome was applied to a Destroying instance: %v", err)
+	}
+	in = w.instance(t, "vm")
+	if in.State != api.Destroying {
+		t.Fatalf("state %s, want Destroying", in.State)
+	}
+	out := w.carry(t, "vm", api.ClaimOutcome{Event: api.EvOpFinished})
+	if out.State != api.Exited {
+		t.Fatalf("after the destroy: %s", out.State)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,11 +25,19 @@ func (n *NodeManager) instantiate(ctx context.Context, r api.InstantiateRequest,
 	if err := n.memoryFits(in); err != nil {
 		return info, err
 	}
+	if !incoming {
+		n.expect(in.ID, false) // a stale mark must not hide this guest's exit
+	}
+	// Overlays live in the shared store: a migration target or a resume
+	// finds the source's; only overlays made here are removed on failure.
+	hadDisks := n.hasOverlays(in.ID)
 	spec, err := n.spec(ctx, r)
 	defer func() {
 		if err != nil {
 			n.net.releaseGuest(in.ID)
-			_ = n.cfg.Images.RemoveOverlays(in.ID)
+			if !hadDisks {
+				_ = n.cfg.Images.RemoveOverlays(in.ID)
+			}
 		}
 	}()
 	if err != nil {
@@ -133,9 +142,9 @@ func guestNetArgs(nics []api.NIC, nets map[string]api.NetworkInfo) string {
 // suspended guest needs its overlays to resume, and a migrated one runs on
 // them elsewhere (the image store is shared), so those keep them.
 func (n *NodeManager) stop(ctx context.Context, id int64, keepDisks bool, op func() error) error {
-	n.expect(id, true)
-	defer n.expect(id, false)
+	n.expect(id, true) // the guest's Exited event consumes the mark
 	if err := op(); err != nil {
+		n.expect(id, false)
 		return err
 	}
 	n.net.releaseGuest(id)
@@ -185,4 +194,10 @@ func (n *NodeManager) resumeFile(id int64, name string) string {
 		}
 	}
 	return gz
+}
+
+// hasOverlays reports whether instance id has overlays in the store.
+func (n *NodeManager) hasOverlays(id int64) bool {
+	m, _ := filepath.Glob(filepath.Join(n.cfg.Images.OverlaysDir(), fmt.Sprintf("%d-*.qcow2", id)))
+	return len(m) > 0
 }

@@ -93,6 +93,9 @@ func (n *NodeManager) eventLoop(ctx context.Context) {
 			return
 		case ev := <-n.cfg.VMM.Events():
 			if n.expected(ev.InstanceID) {
+				if ev.State == vmm.StateExited {
+					n.expect(ev.InstanceID, false)
+				}
 				continue // the operation that caused it cleans up
 			}
 			if ev.State == vmm.StateExited {

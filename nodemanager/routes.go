@@ -46,6 +46,10 @@ func (n *NodeManager) routes() http.Handler {
 	return mux
 }
 
+// opTimeout bounds one NM operation (a suspend or migration of a big guest
+// is the longest).
+const opTimeout = 30 * time.Minute
+
 // handler is a mutating NM call: it returns its answer and an operation
 // id under which the answer is remembered.
 type handler func(ctx context.Context, r *http.Request, body []byte) (opID string, out any, err error)
@@ -64,8 +68,12 @@ func (n *NodeManager) op(h handler) http.HandlerFunc {
 		}
 		_ = json.Unmarshal(body, &probe)
 		key := r.URL.Path + "#" + probe.OpID
+		// The operation outlives its caller (an agent that dies mid-call):
+		// the agent that takes the claim over gets its answer by op id.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), opTimeout)
+		defer cancel()
 		out, err := n.ops.do(key, probe.OpID != "", func() (any, error) {
-			_, out, err := h(r.Context(), r, body)
+			_, out, err := h(ctx, r, body)
 			return out, err
 		})
 		reply(w, out, err)
@@ -141,8 +149,10 @@ func (n *NodeManager) handleAction(ctx context.Context, r *http.Request, body []
 			timeout = n.cfg.ShutdownTimeout
 		}
 		err = n.stop(ctx, id, false, func() error { return n.cfg.VMM.Shutdown(ctx, id, timeout) })
-	case "destroy":
-		err = n.stop(ctx, id, false, func() error { return n.cfg.VMM.Destroy(ctx, id) })
+	case "destroy": // a guest still waiting for a migration runs on the source's disks
+		g, _ := n.cfg.VMM.Info(ctx, id)
+		keep := g.State == vmm.StateIncoming
+		err = n.stop(ctx, id, keep, func() error { return n.cfg.VMM.Destroy(ctx, id) })
 	case "receive": // migrations start only from Running: the guest runs here too
 		g, err := n.waitRunning(ctx, id, time.Minute)
 		if err == nil && g.State == vmm.StatePaused {

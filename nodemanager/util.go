@@ -2,6 +2,7 @@ package nodemanager
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -87,6 +88,9 @@ func (c *opCache) do(key string, remember bool, fn func() (any, error)) (any, er
 	defer c.mu.Unlock()
 	delete(c.run, key)
 	close(ch)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return out, err // not an answer: a repeat runs it again
+	}
 	c.done[key] = opResult{out, err}
 	c.order = append(c.order, key)
 	if len(c.order) > c.max {

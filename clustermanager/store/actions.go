@@ -105,7 +105,7 @@ func (s *Store) setState(ctx context.Context, tx pgx.Tx, a Actor, r row, to api.
 		hostID = nil // not on any host any more
 	}
 	_, err := tx.Exec(ctx, `UPDATE instances SET state = $2, host_id = $3, hints = $4,
-		version = version + 1, updated_at = now(), target_host_id = CASE WHEN $2 IN ('MigratePrep','MigrateTrans') THEN target_host_id END
+		version = version + 1, updated_at = now(), target_host_id = CASE WHEN $2 IN ('MigratePrep','MigrateTrans','Destroying') THEN target_host_id END
 		WHERE id = $1`, r.id, to, hostID, r.hints)
 	return wrap(err, "record %s of %s", to, r.name)
 }

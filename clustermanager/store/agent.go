@@ -164,7 +164,7 @@ func (s *Store) lockPlanHosts(ctx context.Context, tx pgx.Tx, pl []api.Placement
 	if len(ids) == 0 {
 		return map[int64]*api.Host{}, nil
 	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM hosts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM hosts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids); err != nil {
 		return nil, fmt.Errorf("lock plan hosts: %w", err)
 	}
 	hs, err := s.queryHosts(ctx, tx, `WHERE h.id = ANY($1)`, ids)
@@ -280,7 +280,7 @@ func (s *Store) Claim(ctx context.Context, a Actor, r api.ClaimRequest) (api.Cla
 	}
 	c := api.Claim{ID: NewToken()[6:]}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE instances SET claim_id = $3, claim_owner = $4,
+		tag, err := tx.Exec(ctx, `UPDATE instances SET claim_id = $3, claim_owner = $4, claim_state = state,
 			claim_expires = now() + $5::interval WHERE id = $1 AND version = $2 AND state = ANY($6)
 			AND (claim_id IS NULL OR claim_expires < now())`,
 			r.InstanceID, r.Version, c.ID, r.Owner, fmt.Sprintf("%f seconds", ttl.Seconds()), transitional)
@@ -301,22 +301,58 @@ func (s *Store) Claim(ctx context.Context, a Actor, r api.ClaimRequest) (api.Cla
 	return c, mapErr(err)
 }
 
-// FinishClaim records the outcome of a claimed transition.
+// FinishClaim records the outcome of a claimed transition, if the
+// instance is still in the state it was claimed in; if it moved on (a
+// destroy came during an activation, say), the claim is dropped, the
+// outcome is not applied, and the new state is free for an agent.
 func (s *Store) FinishClaim(ctx context.Context, a Actor, key, claimID string, o api.ClaimOutcome) (Answer, error) {
 	if !slices.Contains([]api.Event{api.EvOpFinished, api.EvOpFailed, api.EvMigrateGo, api.EvExited}, o.Event) {
 		return Answer{}, api.Errorf(api.CodeInvalid, "event", "event %q is not valid; accepted: opFinished, opFailed, migrateGo, exited", o.Event)
 	}
+	if err := s.dropIfMoved(ctx, claimID); err != nil {
+		return Answer{}, err
+	}
 	return s.Mutate(ctx, a, key, 200, func(ctx context.Context, tx pgx.Tx) (any, error) {
 		var id int64
-		err := tx.QueryRow(ctx, `SELECT id FROM instances WHERE claim_id = $1 FOR UPDATE`, claimID).Scan(&id)
+		var now, then api.InstanceState
+		err := tx.QueryRow(ctx, `SELECT id, state, coalesce(claim_state, state) FROM instances
+			WHERE claim_id = $1 FOR UPDATE`, claimID).Scan(&id, &now, &then)
 		if err == pgx.ErrNoRows {
 			return nil, api.Errorf(api.CodeConflict, "claim", "claim %s is not held (expired and taken over, or the instance is gone)", claimID)
 		}
 		if err != nil {
 			return nil, err
 		}
+		if now != then {
+			return nil, movedErr(id, then, now)
+		}
 		return s.finish(ctx, tx, a, id, o)
 	})
+}
+
+// dropIfMoved releases a claim whose instance left the claimed state.
+func (s *Store) dropIfMoved(ctx context.Context, claimID string) error {
+	var id int64
+	var then, now api.InstanceState
+	err := s.pool.QueryRow(ctx, `WITH old AS (SELECT id, claim_state FROM instances
+			WHERE claim_id = $1 AND state <> claim_state FOR UPDATE)
+		UPDATE instances i SET claim_id = NULL, claim_owner = NULL, claim_expires = NULL, claim_state = NULL
+		FROM old WHERE i.id = old.id RETURNING i.id, i.state, old.claim_state`, claimID).Scan(&id, &now, &then)
+	if err == pgx.ErrNoRows {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check claim %s: %w", claimID, err)
+	}
+	return movedErr(id, then, now)
+}
+
+func movedErr(id int64, then, now api.InstanceState) error {
+	from := string(then)
+	if from == "" {
+		from = "its claimed state"
+	}
+	return api.Errorf(api.CodeConflict, "claim", "instance %d went from %s to %s while claimed; the outcome was not applied", id, from, now)
 }
 
 func (s *Store) finish(ctx context.Context, tx pgx.Tx, a Actor, id int64, o api.ClaimOutcome) (any, error) {
@@ -344,7 +380,7 @@ func (s *Store) finish(ctx context.Context, tx pgx.Tx, a Actor, id int64, o api.
 	if err := s.setState(ctx, tx, a, r, to, string(o.Event), detail); err != nil || to == api.Exited {
 		return api.Instance{ID: id, Name: r.name, State: to}, err
 	}
-	_, err = tx.Exec(ctx, `UPDATE instances SET claim_id = NULL, claim_owner = NULL, claim_expires = NULL,
+	_, err = tx.Exec(ctx, `UPDATE instances SET claim_id = NULL, claim_owner = NULL, claim_state = NULL, claim_expires = NULL,
 		error = $2, vm_id = CASE WHEN $3 = '' THEN vm_id ELSE $3 END, host_id = $4
 		WHERE id = $1`, id, o.Error, o.VMID, hostAfter(r, to))
 	if err != nil {
@@ -367,7 +403,7 @@ func hostAfter(r row, to api.InstanceState) *int64 {
 // ReleaseClaim hands a claim back without an outcome.
 func (s *Store) ReleaseClaim(ctx context.Context, claimID string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE instances SET claim_id = NULL, claim_owner = NULL,
-		claim_expires = NULL WHERE claim_id = $1`, claimID)
+		claim_state = NULL, claim_expires = NULL WHERE claim_id = $1`, claimID)
 	if err != nil {
 		return fmt.Errorf("release claim: %w", err)
 	}

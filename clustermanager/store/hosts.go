@@ -58,7 +58,7 @@ func (s *Store) Hosts(ctx context.Context) ([]api.Host, error) {
 func (s *Store) lockHost(ctx context.Context, tx pgx.Tx, ref string) (api.Host, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `SELECT id FROM hosts WHERE id = $2 OR name = $1
-		ORDER BY (name = $1) DESC LIMIT 1 FOR UPDATE`, ref, refID(ref)).Scan(&id)
+		ORDER BY (name = $1) DESC LIMIT 1 FOR NO KEY UPDATE`, ref, refID(ref)).Scan(&id)
 	if err == pgx.ErrNoRows {
 		return api.Host{}, notFound("host", ref)
 	}

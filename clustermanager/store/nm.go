@@ -97,7 +97,7 @@ func (s *Store) ApplyHeartbeats(ctx context.Context, a Actor, at time.Time, hbs 
 // were down before this batch.
 func (s *Store) touchHosts(ctx context.Context, tx pgx.Tx, at time.Time, ids []int64, stats [][]byte) ([]int64, error) {
 	rows, err := tx.Query(ctx, `WITH v AS (SELECT * FROM unnest($2::bigint[], $3::jsonb[]) AS v(id, stats)),
-		old AS (SELECT h.id, h.last_heartbeat FROM hosts h JOIN v ON v.id = h.id ORDER BY h.id FOR UPDATE OF h)
+		old AS (SELECT h.id, h.last_heartbeat FROM hosts h JOIN v ON v.id = h.id ORDER BY h.id FOR NO KEY UPDATE OF h)
 		UPDATE hosts h SET last_heartbeat = $1, stats = v.stats FROM v, old
 		WHERE h.id = v.id AND old.id = v.id
 		RETURNING h.id, old.last_heartbeat IS NULL OR old.last_heartbeat < $1::timestamptz - $4::interval`,
@@ -182,6 +182,10 @@ func (s *Store) applyReport(ctx context.Context, tx pgx.Tx, a Actor, hostID, id 
 	if toTarget && !onHost && st != api.Running {
 		return false, nil // the source still owns the instance
 	}
+	migrating := r.state == api.MigratePrep || r.state == api.MigrateTrans
+	if migrating && onHost && st != api.Exited {
+		return false, nil // the source's guest runs until the agent lands it
+	}
 	to, changed := api.Reconcile(r.state, st)
 	if !changed {
 		return false, nil
@@ -195,7 +199,7 @@ func (s *Store) applyReport(ctx context.Context, tx pgx.Tx, a Actor, hostID, id 
 	}
 	_, err = tx.Exec(ctx, `UPDATE instances SET vm_id = CASE WHEN $2 = '' THEN vm_id ELSE $2 END,
 		error = CASE WHEN $3 = '' THEN error ELSE $3 END, host_id = $4,
-		claim_id = NULL, claim_owner = NULL, claim_expires = NULL WHERE id = $1`, id, vmID, msg, hostAfter(r, to))
+		claim_id = NULL, claim_owner = NULL, claim_state = NULL, claim_expires = NULL WHERE id = $1`, id, vmID, msg, hostAfter(r, to))
 	return true, wrap(err, "record report on instance %d", id)
 }
 
