@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -35,41 +34,8 @@ type cm struct {
 // startCM creates database name and runs tashi-cm on it, on a free
 // loopback port, with its own state directory; it returns once
 // GET /v1/health answers and the admin token is on disk.
-func (e *env) startCM(ctx context.Context, name string) (_ *cm, err error) {
-	dsn, err := e.database(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	state := filepath.Join(e.dir, name+".state")
-	cfg, err := writeCMConfig(e.dir, name)
-	if err != nil {
-		return nil, err
-	}
-	c := &cm{name: name, dsn: dsn, url: "http://127.0.0.1:" + strconv.Itoa(port),
-		logPath: filepath.Join(e.dir, name+".cm.log"), pidPath: filepath.Join(e.dir, name+".cm.pid"),
-		exited: make(chan struct{}), tr: newTransport()}
-	if err := c.start(e.cmBin, cfg, state, port); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, c.stop())
-		}
-	}()
-	if err := c.waitHealthy(ctx, 60*time.Second); err != nil {
-		return nil, err
-	}
-	tok, err := os.ReadFile(filepath.Join(state, "admin.token"))
-	if err != nil {
-		return nil, fmt.Errorf("read the CM's admin token: %w", err)
-	}
-	c.admin = c.client(strings.TrimSpace(string(tok)))
-	e.progress("CM for %s running: pid %d on %s", name, c.pid, c.url)
-	return c, nil
+func (e *env) startCM(ctx context.Context, name string) (*cm, error) {
+	return e.startCMWith(ctx, name, "")
 }
 
 // writeCMConfig keeps the CM's image store inside the scratch directory;

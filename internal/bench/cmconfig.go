@@ -11,13 +11,10 @@ import (
 	"time"
 )
 
-// startCMWith is startCM with extra config text appended to the CM's
-// config file (sections and keys as in TashiDefaults.cfg), for figures
-// that need a non-default key. Everything else is as startCM does it.
+// startCMWith starts a CM for one figure on its own database, with extra
+// config text appended to its config file (sections and keys as in
+// TashiDefaults.cfg) for figures that need a non-default key.
 func (e *env) startCMWith(ctx context.Context, name, extra string) (_ *cm, err error) {
-	if extra == "" {
-		return e.startCM(ctx, name)
-	}
 	dsn, err := e.database(ctx, name)
 	if err != nil {
 		return nil, err
@@ -31,8 +28,10 @@ func (e *env) startCMWith(ctx context.Context, name, extra string) (_ *cm, err e
 	if err != nil {
 		return nil, err
 	}
-	if err := appendFile(cfg, "\n"+extra+"\n"); err != nil {
-		return nil, fmt.Errorf("write CM config: %w", err)
+	if extra != "" {
+		if err := appendFile(cfg, "\n"+extra+"\n"); err != nil {
+			return nil, fmt.Errorf("write CM config: %w", err)
+		}
 	}
 	c := &cm{name: name, dsn: dsn, url: "http://127.0.0.1:" + strconv.Itoa(port),
 		logPath: filepath.Join(e.dir, name+".cm.log"), pidPath: filepath.Join(e.dir, name+".cm.pid"),
