@@ -74,7 +74,7 @@ func (a *Agent) advance(ctx context.Context, w *work, o api.ClaimOutcome) error 
 
 // dropTarget removes a guest a target prepared for a migration that failed.
 func (a *Agent) dropTarget(ctx context.Context, w *work) {
-	req := api.OpRequest{OpID: fmt.Sprintf("drop-%d-%d", w.in.ID, w.in.Version)}
+	req := api.OpRequest{OpID: fmt.Sprintf("drop-%d-%d", w.in.ID, w.in.Version), KeepDisks: true}
 	if _, err := a.nm(w.target).Op(ctx, w.in.ID, "destroy", req); err != nil && !api.IsCode(err, api.CodeNotFound) {
 		a.log.Warn("remove the target's half-received guest", "instance_id", w.in.ID, "host", w.target.Name, "err", err)
 	}

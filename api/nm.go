@@ -33,6 +33,9 @@ type InstantiateRequest struct {
 type OpRequest struct {
 	OpID           string `json:"opId"`
 	TimeoutSeconds int    `json:"timeoutSeconds,omitempty"` // shutdownVm: ACPI wait before destroy
+	// KeepDisks, on destroy, leaves the instance's overlays in the shared
+	// store: the guest is dropped here but lives on (elsewhere).
+	KeepDisks bool `json:"keepDisks,omitempty"`
 }
 
 // SuspendRequest is suspendVm. The file is Tashi's suspend/<id>_<name>

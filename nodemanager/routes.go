@@ -151,7 +151,7 @@ func (n *NodeManager) handleAction(ctx context.Context, r *http.Request, body []
 		err = n.stop(ctx, id, false, func() error { return n.cfg.VMM.Shutdown(ctx, id, timeout) })
 	case "destroy": // a guest still waiting for a migration runs on the source's disks
 		g, _ := n.cfg.VMM.Info(ctx, id)
-		keep := g.State == vmm.StateIncoming
+		keep := req.KeepDisks || g.State == vmm.StateIncoming
 		err = n.stop(ctx, id, keep, func() error { return n.cfg.VMM.Destroy(ctx, id) })
 	case "receive": // migrations start only from Running: the guest runs here too
 		g, err := n.waitRunning(ctx, id, time.Minute)
