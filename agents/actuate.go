@@ -108,7 +108,11 @@ func (a *Agent) resume(ctx context.Context, w *work) api.ClaimOutcome {
 	if err != nil {
 		return failed(fmt.Errorf("resume on %s: %w", w.host.Name, err))
 	}
-	return api.ClaimOutcome{Event: api.EvOpFinished, VMID: vm.VMID, Stats: vm.Stats}
+	ev := api.EvOpFinished
+	if vm.State == api.Paused { // it was suspended while paused, and comes back paused
+		ev = api.EvPausedDone
+	}
+	return api.ClaimOutcome{Event: ev, VMID: vm.VMID, Stats: vm.Stats}
 }
 
 // simple runs an NM operation that needs only the instance id.

@@ -53,6 +53,7 @@ const (
 	EvMigrateGo  Event = "migrateGo"  // the target is ready, memory moves
 	EvOpFailed   Event = "opFailed"   // the node manager could not do it
 	EvOpFinished Event = "opFinished" // the node manager did it
+	EvPausedDone Event = "pausedDone" // it did, and the guest is paused (suspended while paused)
 
 	// Reports of node managers.
 	EvExited Event = "exited"
@@ -75,7 +76,7 @@ var transitions = map[InstanceState]map[Event]InstanceState{
 	Suspending: {EvOpFinished: Suspended, EvOpFailed: Running, EvDestroy: Destroying,
 		EvExited: Suspended},
 	Suspended: {EvResume: Pending, EvDestroy: Exited},
-	Resuming: {EvOpFinished: Running, EvOpFailed: Held, EvDestroy: Destroying,
+	Resuming: {EvOpFinished: Running, EvPausedDone: Paused, EvOpFailed: Held, EvDestroy: Destroying,
 		EvExited: Held},
 	MigratePrep: {EvMigrateGo: MigrateTrans, EvOpFailed: Running, EvDestroy: Destroying,
 		EvExited: Exited},

@@ -24,6 +24,7 @@ func TestTransitionTable(t *testing.T) {
 		{Suspending, EvOpFinished, Suspended},
 		{Suspended, EvResume, Pending},
 		{Resuming, EvOpFinished, Running},
+		{Resuming, EvPausedDone, Paused},
 		{Running, EvMigrate, MigratePrep},
 		{MigratePrep, EvMigrateGo, MigrateTrans},
 		{MigrateTrans, EvOpFinished, Running},

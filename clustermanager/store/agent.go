@@ -306,8 +306,8 @@ func (s *Store) Claim(ctx context.Context, a Actor, r api.ClaimRequest) (api.Cla
 // destroy came during an activation, say), the claim is dropped, the
 // outcome is not applied, and the new state is free for an agent.
 func (s *Store) FinishClaim(ctx context.Context, a Actor, key, claimID string, o api.ClaimOutcome) (Answer, error) {
-	if !slices.Contains([]api.Event{api.EvOpFinished, api.EvOpFailed, api.EvMigrateGo, api.EvExited}, o.Event) {
-		return Answer{}, api.Errorf(api.CodeInvalid, "event", "event %q is not valid; accepted: opFinished, opFailed, migrateGo, exited", o.Event)
+	if !slices.Contains([]api.Event{api.EvOpFinished, api.EvPausedDone, api.EvOpFailed, api.EvMigrateGo, api.EvExited}, o.Event) {
+		return Answer{}, api.Errorf(api.CodeInvalid, "event", "event %q is not valid; accepted: opFinished, pausedDone, opFailed, migrateGo, exited", o.Event)
 	}
 	if err := s.dropIfMoved(ctx, claimID); err != nil {
 		return Answer{}, err
