@@ -22,7 +22,7 @@ type heartbeats struct {
 	mu      sync.Mutex
 	pending map[int64]api.Heartbeat
 	last    map[reportKey]api.InstanceState // last state each host reported per instance
-	known   map[int64]bool              // host ids seen in the record
+	known   map[int64]bool                  // host ids seen in the record
 	store   *store.Store
 	log     *slog.Logger
 	now     func() time.Time

@@ -59,7 +59,7 @@ func TestBadInputIsHeldAndLeavesNothing(t *testing.T) {
 func TestMemoryOverHostFreeIsHeld(t *testing.T) {
 	c := newCluster(t)
 	c.nmTweak = func(cfg *nodemanager.Config) {
-		cfg.MemoryMiB = 1 << 20             // the record believes in a terabyte
+		cfg.MemoryMiB = 1 << 20              // the record believes in a terabyte
 		cfg.ReservedMemory = freeMiB(t) - 64 // the machine keeps all but 64 MiB
 	}
 	c.startNM("h1")

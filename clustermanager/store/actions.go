@@ -33,6 +33,19 @@ func lockInstance(ctx context.Context, tx pgx.Tx, id int64) (row, error) {
 	return r, err
 }
 
+// lockOwned resolves ref, locks the instance and checks the actor may act on it.
+func (s *Store) lockOwned(ctx context.Context, tx pgx.Tx, a Actor, ref string) (row, error) {
+	id, err := s.resolveInstance(ctx, tx, ref)
+	if err != nil {
+		return row{}, err
+	}
+	r, err := lockInstance(ctx, tx, id)
+	if err != nil {
+		return r, err
+	}
+	return r, mayAct(a, r)
+}
+
 func mayAct(a Actor, r row) error {
 	if a.IsAdmin() || a.UserID == r.userID {
 		return nil
@@ -167,17 +180,11 @@ func (s *Store) byBasename(ctx context.Context, tx pgx.Tx, a Actor, basename str
 // instance holds room there until the move finishes.
 func (s *Store) Migrate(ctx context.Context, a Actor, key, ref, hostRef string) (Answer, error) {
 	return s.Mutate(ctx, a, key, 200, func(ctx context.Context, tx pgx.Tx) (any, error) {
-		id, err := s.resolveInstance(ctx, tx, ref)
+		r, err := s.lockOwned(ctx, tx, a, ref)
 		if err != nil {
 			return nil, err
 		}
-		r, err := lockInstance(ctx, tx, id)
-		if err != nil {
-			return nil, err
-		}
-		if err := mayAct(a, r); err != nil {
-			return nil, err
-		}
+		id := r.id
 		to, err := api.Transition(r.state, api.EvMigrate)
 		if err != nil {
 			return nil, err
@@ -245,17 +252,11 @@ func (s *Store) RecordCall(ctx context.Context, a Actor, key, ref, arg string) (
 		return Answer{}, api.Errorf(api.CodeInvalid, "arg", "arg must be 1..1024 characters, e.g. startVnc, stopVnc, reset, changeCdrom:ISO, startConsole, info")
 	}
 	return s.Mutate(ctx, a, key, 202, func(ctx context.Context, tx pgx.Tx) (any, error) {
-		id, err := s.resolveInstance(ctx, tx, ref)
+		r, err := s.lockOwned(ctx, tx, a, ref)
 		if err != nil {
 			return nil, err
 		}
-		r, err := lockInstance(ctx, tx, id)
-		if err != nil {
-			return nil, err
-		}
-		if err := mayAct(a, r); err != nil {
-			return nil, err
-		}
+		id := r.id
 		var c api.VMMCall
 		err = tx.QueryRow(ctx, `INSERT INTO vmm_calls (instance_id, arg) VALUES ($1, $2)
 			RETURNING id, instance_id, arg, status, result, created_at`, id, arg).
