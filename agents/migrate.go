@@ -24,7 +24,9 @@ func (a *Agent) migratePrep(ctx context.Context, w *work) api.ClaimOutcome {
 		return failed(fmt.Errorf("prepare %s to receive: %w", w.target.Name, err))
 	}
 	if err := a.advance(ctx, w, api.ClaimOutcome{Event: api.EvMigrateGo}); err != nil {
-		a.dropTarget(ctx, w)
+		if !api.IsCode(err, api.CodeConflict) { // a lost claim: the migration is another agent's now
+			a.dropTarget(ctx, w)
+		}
 		return failed(err)
 	}
 	st, err := a.nm(w.host).Migrate(ctx, w.in.ID, api.MigrateVMRequest{OpID: fmt.Sprintf("migrate-%d-%d", w.in.ID, w.in.Version),
@@ -63,12 +65,7 @@ func (a *Agent) advance(ctx context.Context, w *work, o api.ClaimOutcome) error 
 	if err != nil {
 		return fmt.Errorf("record %s: %w", o.Event, err)
 	}
-	cl, err := a.cfg.CM.ClaimInstance(ctx, api.ClaimRequest{InstanceID: in.ID, Version: in.Version,
-		Owner: a.cfg.Name, TTLSeconds: int(a.cfg.ClaimTTL.Seconds())})
-	if err != nil {
-		return fmt.Errorf("claim %s: %w", in.State, err)
-	}
-	w.claim, w.in = cl, cl.Instance
+	w.in = in // the CM keeps the claim ours for the next step
 	return nil
 }
 

@@ -9,7 +9,7 @@ import (
 
 // strict turns off the workarounds these tests still use for bugs they
 // found that are not fixed yet (below); TASHI_AGENT_STRICT=1 sets it.
-// Once the fixes land it should go, with the workarounds. (B1-B4, B7, B8
+// Once the fixes land it should go, with the workarounds. (B1-B4, B6-B8
 // and B10, found by these tests too, are fixed: the tests assert them.)
 //
 //   - B5 (agents/migrate.go advance; clustermanager/store/agent.go
@@ -18,10 +18,6 @@ import (
 //     the target still waiting, calls the migration interrupted and
 //     leaves the instance on its source. Not a safety bug; the tests do
 //     not count on migrations landing.
-//   - B6 (nodemanager/routes.go resume): a guest suspended while Paused
-//     resumes paused (as the vmm.VMM contract says) but the record says
-//     Running, for good. Without strict, the property test suspends only
-//     Running instances.
 //   - B11 (clustermanager/store/actions.go Migrate): migrateVm locks the
 //     instance, then the target host; the heartbeat flush locks hosts,
 //     then instances: they deadlock (40P01), the heartbeat batch is
@@ -32,6 +28,12 @@ import (
 //     another agent landed the instance there: the guest is gone, the
 //     record says Running. The property test's agents use a long claim
 //     TTL (they are stopped, never killed, so it costs nothing).
+//   - B4b (clustermanager/store/agent.go FinishClaim): when a user's
+//     request changes the instance between dropIfMoved and the check in
+//     the Mutate, the Mutate answers "went from X to Y while claimed" and
+//     rolls back, so the claim is not released: the new transition
+//     (Destroying, say) waits for the claim's TTL (600 s in tashi-agent).
+//     The tests only wait longer (their TTLs are short).
 var strict = os.Getenv("TASHI_AGENT_STRICT") == "1"
 
 // diskFailures returns the event-log lines of operations that failed

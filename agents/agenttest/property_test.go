@@ -169,11 +169,7 @@ func (s *stream) step() {
 	case p < 78:
 		s.drainOrUndrain(snap)
 	case p < 84:
-		states := []api.InstanceState{api.Running, api.Paused}
-		if !strict { // B6: a paused guest resumes paused while the record says Running
-			states = states[:1]
-		}
-		s.act(snap, api.EvSuspend, states)
+		s.act(snap, api.EvSuspend, []api.InstanceState{api.Running, api.Paused})
 	case p < 90:
 		s.act(snap, api.EvResume, []api.InstanceState{api.Suspended})
 	case p < 92:
@@ -191,7 +187,7 @@ func (s *stream) startAgent() {
 	s.nagents++
 	// Agents here are stopped, never killed: they hand their claims back,
 	// so the TTL only bounds how long a slow agent may take (B12).
-	a := s.c.StartAgent(fmt.Sprintf("agent%d", s.nagents), agenttest.AgentOptions{ClaimTTL: 10 * time.Second, Wait: time.Second})
+	a := s.c.StartAgent(fmt.Sprintf("agent%d", s.nagents), agenttest.AgentOptions{ClaimTTL: 5 * time.Second, Wait: time.Second})
 	s.agents = append(s.agents, a)
 }
 

@@ -180,6 +180,9 @@ func (s *Store) byBasename(ctx context.Context, tx pgx.Tx, a Actor, basename str
 // instance holds room there until the move finishes.
 func (s *Store) Migrate(ctx context.Context, a Actor, key, ref, hostRef string) (Answer, error) {
 	return s.Mutate(ctx, a, key, 200, func(ctx context.Context, tx pgx.Tx) (any, error) {
+		// Hosts before instances, as plans and heartbeats lock them (an
+		// unknown host is reported below, after the instance's state).
+		_, _ = s.lockHost(ctx, tx, hostRef)
 		r, err := s.lockOwned(ctx, tx, a, ref)
 		if err != nil {
 			return nil, err

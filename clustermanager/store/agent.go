@@ -312,6 +312,16 @@ func (s *Store) FinishClaim(ctx context.Context, a Actor, key, claimID string, o
 	if err := s.dropIfMoved(ctx, claimID); err != nil {
 		return Answer{}, err
 	}
+	ans, err := s.finishClaim(ctx, a, key, claimID, o)
+	if api.IsCode(err, api.CodeConflict) {
+		if moved := s.dropIfMoved(ctx, claimID); moved != nil {
+			return Answer{}, moved // it moved after the first look: released now
+		}
+	}
+	return ans, err
+}
+
+func (s *Store) finishClaim(ctx context.Context, a Actor, key, claimID string, o api.ClaimOutcome) (Answer, error) {
 	return s.Mutate(ctx, a, key, 200, func(ctx context.Context, tx pgx.Tx) (any, error) {
 		var id int64
 		var now, then api.InstanceState
@@ -380,9 +390,12 @@ func (s *Store) finish(ctx context.Context, tx pgx.Tx, a Actor, id int64, o api.
 	if err := s.setState(ctx, tx, a, r, to, string(o.Event), detail); err != nil || to == api.Exited {
 		return api.Instance{ID: id, Name: r.name, State: to}, err
 	}
-	_, err = tx.Exec(ctx, `UPDATE instances SET claim_id = NULL, claim_owner = NULL, claim_state = NULL, claim_expires = NULL,
+	keep := o.Event == api.EvMigrateGo // the agent that prepared the target sends the guest
+	_, err = tx.Exec(ctx, `UPDATE instances SET claim_id = CASE WHEN $5 THEN claim_id END,
+		claim_owner = CASE WHEN $5 THEN claim_owner END, claim_state = CASE WHEN $5 THEN state END,
+		claim_expires = CASE WHEN $5 THEN claim_expires END,
 		error = $2, vm_id = CASE WHEN $3 = '' THEN vm_id ELSE $3 END, host_id = $4
-		WHERE id = $1`, id, o.Error, o.VMID, hostAfter(r, to))
+		WHERE id = $1`, id, o.Error, o.VMID, hostAfter(r, to), keep)
 	if err != nil {
 		return nil, fmt.Errorf("finish claim on %s: %w", r.name, err)
 	}
