@@ -171,5 +171,3 @@ func networkInfo(ns []api.Network) map[string]api.NetworkInfo {
 	}
 	return out
 }
-
-func itoa(v int64) string { return strconv.FormatInt(v, 10) }

@@ -3,7 +3,6 @@ package agents
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/tashi-go/tashi/api"
 	"github.com/tashi-go/tashi/scheduler"
@@ -51,7 +50,7 @@ func (a *Agent) submit(ctx context.Context, plans []api.Plan, snap api.Snapshot)
 		}
 		a.activateAccepted(ctx, p, res, snap)
 		for _, r := range res.Results {
-			if !r.Accepted && !strings.Contains(r.Reason, "another plan") {
+			if !r.Accepted && !r.Stale {
 				rejected++
 				a.log.Info("placement not accepted", "instance_id", r.InstanceID, "reason", r.Reason)
 			}

@@ -152,6 +152,9 @@ type PlacementResult struct {
 	InstanceID int64  `json:"instanceId"`
 	Accepted   bool   `json:"accepted"`
 	Reason     string `json:"reason,omitempty"`
+	// Stale: the instance is gone or another plan holds it; planning it
+	// again now cannot help (that plan's commit wakes the agents anyway).
+	Stale bool `json:"stale,omitempty"`
 }
 
 // ClaimRequest asks for the right to carry out an instance's pending

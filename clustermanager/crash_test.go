@@ -2,7 +2,6 @@ package clustermanager_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,15 +35,6 @@ func buildCM(t *testing.T) string {
 	return bin
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-}
-
 func (p *cmProcess) start(t *testing.T) {
 	t.Helper()
 	p.cmd = exec.Command(p.bin, "--dsn", p.dsn, "--listen", "127.0.0.1", "--port", p.port, "--state-dir", p.dir)
@@ -72,7 +62,7 @@ func (p *cmProcess) kill9() {
 // once, and none that got an error is. Clients retry transport errors
 // with the same idempotency key, as the CLI does.
 func TestKill9DuringCreateBurst(t *testing.T) {
-	p := &cmProcess{bin: buildCM(t), dsn: pgtest.NewDB(t), dir: t.TempDir(), port: freePort(t)}
+	p := &cmProcess{bin: buildCM(t), dsn: pgtest.NewDB(t), dir: t.TempDir(), port: cmtest.FreePort(t)}
 	p.start(t)
 	t.Cleanup(p.kill9)
 	tok, err := os.ReadFile(filepath.Join(p.dir, "admin.token"))

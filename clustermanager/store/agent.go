@@ -192,7 +192,7 @@ func (s *Store) verify(pl []api.Placement, insts map[int64]planInstance, hosts m
 		case seen[x.InstanceID]:
 			r.Reason = "instance appears twice in the plan"
 		case !found:
-			r.Reason = "instance no longer exists, or another plan is placing it"
+			r.Reason, r.Stale = "instance no longer exists, or another plan is placing it", true
 		case in.version != x.Version:
 			r.Reason = fmt.Sprintf("instance changed (version %d, plan saw %d)", in.version, x.Version)
 		case h == nil:

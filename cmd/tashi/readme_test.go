@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,7 +27,7 @@ func TestREADMEDemo(t *testing.T) {
 		}
 	}
 	home, state := t.TempDir(), t.TempDir()
-	port := freePort(t)
+	port := cmtest.FreePort(t)
 	cm := exec.Command(filepath.Join(bin, "tashi-cm"), "--dsn", pgtest.NewDB(t), "--listen", "127.0.0.1",
 		"--port", port, "--state-dir", state, "--client-config", filepath.Join(home, ".tashi", "Client.cfg"))
 	cm.Stderr = os.Stderr
@@ -78,13 +76,4 @@ func waitHealthy(t *testing.T, port string) {
 		}
 	}
 	t.Fatal("tashi-cm did not answer /v1/health")
-}
-
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
