@@ -26,6 +26,15 @@ requirements() {
 	need busybox busybox-static             # images/tiny: the guest's userland
 	need xz xz-utils                        # images/tiny: unpack the kernel
 	need mkfs.ext4 e2fsprogs                # images/tiny: the qcow2 root disk
+	need ip iproute2                        # network tests: namespaces, veths
+	need dhclient isc-dhcp-client           # plugins/dhcp: a real DHCP client
+	need dig bind9-dnsutils                 # plugins/dns: a real resolver client
+	need named bind9                        # plugins/dns: RFC 2136 updates to a real BIND
+	need mfsmaster moosefs-master           # plugins/datalocation: a real MooseFS
+	need mfschunkserver moosefs-chunkserver # plugins/datalocation
+	need mfsmount moosefs-client            # plugins/datalocation: mfsfileinfo
+	need mfscli moosefs-cli                 # plugins/datalocation: storage classes
+	need gmond ganglia-monitor              # plugins/telemetry: a real gmond
 }
 
 # need COMMAND PACKAGE: PACKAGE is missing unless COMMAND is on PATH or in

@@ -1,0 +1,6 @@
+package dhcp
+
+import (
+	_ "github.com/insomniacslk/dhcp/dhcpv4/server4"
+	_ "github.com/vishvananda/netns"
+)
