@@ -162,7 +162,8 @@ func (a *Agent) suspend(ctx context.Context, w *work) api.ClaimOutcome {
 func networkInfo(ns []api.Network) map[string]api.NetworkInfo {
 	out := map[string]api.NetworkInfo{}
 	for _, n := range ns {
-		info := api.NetworkInfo{ID: n.ID, Name: n.Name, Kind: n.Kind, CIDR: n.CIDR, Gateway: n.Gateway, MTU: n.MTU}
+		info := api.NetworkInfo{ID: n.ID, Name: n.Name, Kind: n.Kind, SegmentID: n.SegmentID, CIDR: n.CIDR,
+			Gateway: n.Gateway, Domain: n.Domain, MTU: n.MTU}
 		out[n.Name] = info
 		out[strconv.FormatInt(n.ID, 10)] = info
 		if n.Default {

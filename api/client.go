@@ -329,6 +329,14 @@ func (c *Client) VMStateChange(ctx context.Context, sc StateChange) (Instance, e
 	return out, c.Do(ctx, "POST", "/v1/nm/vmStateChange", sc, &out)
 }
 
+// NMView returns the node managers' view (peers, networks, names). With
+// index > 0 it first waits, up to wait, for a change after index.
+func (c *Client) NMView(ctx context.Context, index uint64, wait time.Duration) (NMView, error) {
+	var out NMView
+	p := fmt.Sprintf("/v1/nm/view?index=%d&wait=%s", index, wait)
+	return out, c.Do(ctx, "GET", p, nil, &out)
+}
+
 // Snapshot is the agents' consistent view of hosts and instances.
 func (c *Client) Snapshot(ctx context.Context) (Snapshot, error) {
 	var out Snapshot

@@ -13,12 +13,32 @@ import (
 
 // NetworkInfo is what a node manager needs to wire a NIC.
 type NetworkInfo struct {
-	ID      int64  `json:"id"`
-	Name    string `json:"name"`
-	Kind    string `json:"kind"`
-	CIDR    string `json:"cidr"`
-	Gateway string `json:"gateway,omitempty"`
-	MTU     int    `json:"mtu,omitempty"`
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	SegmentID int    `json:"segmentId,omitempty"`
+	CIDR      string `json:"cidr"`
+	Gateway   string `json:"gateway,omitempty"`
+	Domain    string `json:"domain,omitempty"`
+	MTU       int    `json:"mtu,omitempty"`
+}
+
+// NMView is what every node manager follows: where the other hosts end
+// their tunnels (VXLAN peers), the networks, and every guest address with
+// its name, for the DNS server each node manager runs on its bridges.
+type NMView struct {
+	Index    uint64       `json:"index"`
+	Peers    []string     `json:"peers"`
+	Networks []Network    `json:"networks"`
+	Names    []NameRecord `json:"names"`
+}
+
+// NameRecord is one guest NIC's address and DNS name.
+type NameRecord struct {
+	FQDN       string `json:"fqdn"`
+	IP         string `json:"ip"`
+	InstanceID int64  `json:"instanceId"`
+	Network    int64  `json:"network"`
 }
 
 // InstantiateRequest is instantiateVm (ResumeFile empty) or resumeVm.

@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Role is what a credential may do. Users act on their own instances,
 // admins on everything, node managers and agents only on their own endpoints.
@@ -106,7 +109,8 @@ type Host struct {
 	Cores         int        `json:"cores"`
 	Memory        int        `json:"memory"` // MiB offered to guests
 	Version       string     `json:"version"`
-	Address       string     `json:"address,omitempty"` // the node manager's API
+	Address       string     `json:"address,omitempty"`       // the node manager's API
+	TunnelAddress string     `json:"tunnelAddress,omitempty"` // VXLAN underlay address
 	Notes         string     `json:"notes"`
 	Reserved      []int64    `json:"reserved"`
 	LastHeartbeat *time.Time `json:"lastHeartbeat,omitempty"`
@@ -133,6 +137,21 @@ type Network struct {
 	Domain    string `json:"domain,omitempty"`
 	MTU       int    `json:"mtu,omitempty"`
 	Default   bool   `json:"default"`
+	// Ranges are the address ranges guests get addresses from, each
+	// "FIRST-LAST" (or one address). Empty on addNetwork: the CIDR's
+	// host addresses. The gateway is never given to a guest.
+	Ranges []string `json:"ranges,omitempty"`
+}
+
+// DefaultDomain is the DNS domain of a network recorded without one.
+const DefaultDomain = "tashi.internal"
+
+// FQDN is the DNS name of a guest on a network with this domain.
+func FQDN(name, domain string) string {
+	if domain == "" {
+		domain = DefaultDomain
+	}
+	return strings.ToLower(name + "." + strings.TrimSuffix(domain, ".") + ".")
 }
 
 // NetworkKinds lists the accepted network isolation kinds.

@@ -71,12 +71,14 @@ type VMMCall struct {
 
 // RegisterRequest is registerNodeManager.
 type RegisterRequest struct {
-	Name    string    `json:"name"`
-	Address string    `json:"address,omitempty"` // host:port of the NM API
-	Version string    `json:"version"`
-	Cores   int       `json:"cores"`
-	Memory  int       `json:"memory"`
-	Stats   HostStats `json:"stats"`
+	Name    string `json:"name"`
+	Address string `json:"address,omitempty"` // host:port of the NM API
+	// TunnelAddress is where this host ends VXLAN tunnels ("" for none).
+	TunnelAddress string    `json:"tunnelAddress,omitempty"`
+	Version       string    `json:"version"`
+	Cores         int       `json:"cores"`
+	Memory        int       `json:"memory"`
+	Stats         HostStats `json:"stats"`
 }
 
 // RegisterResponse tells a node manager its host id and state.

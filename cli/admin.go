@@ -51,7 +51,7 @@ func adminVerbs() []*verb {
 			examples: []string{"tashi setQuota --user alice --maxInstances 10 --maxMemory 16384"}},
 		{name: "addNetwork", summary: "record a network guests can join", rows: rowsOf[api.Network](),
 			run: runAddNetwork, args: networkArgs(),
-			examples: []string{"tashi addNetwork --name lab --kind vxlan --segment 42 --cidr 10.42.0.0/24 --default"}},
+			examples: []string{"tashi addNetwork --name lab --kind vxlan --segment 42 --cidr 10.42.0.0/24 --gateway 10.42.0.1 --ranges 10.42.0.10-10.42.0.250 --domain lab.example.org --default"}},
 		{name: "delNetwork", summary: "remove a network no NIC uses", run: runDelNetwork,
 			args:     []arg{required("network", "network id or name")},
 			examples: []string{"tashi delNetwork --network lab"}},
@@ -83,7 +83,8 @@ func networkArgs() []arg {
 		number("segment", "", 0, "VLAN id or VXLAN VNI"),
 		optional("cidr", "the guests' subnet, e.g. 10.42.0.0/24"),
 		optional("gateway", "the guests' default gateway"),
-		optional("domain", "DNS domain of the guests' names"),
+		optional("domain", "DNS domain of the guests' names (default "+api.DefaultDomain+")"),
+		optional("ranges", "comma-separated FIRST-LAST address ranges guests get addresses from (default: the whole cidr)"),
 		number("mtu", "", 0, "MTU of the guests' NICs (0: the kind's default)"),
 		{name: "default", kind: kBool, help: "NICs that name no network join this one (alone: true)"},
 	}
@@ -175,8 +176,19 @@ func runAddNetwork(r *req) (output, error) {
 	n, err := r.cm.AddNetwork(r.ctx, api.Network{Name: r.v.str("name"), Kind: r.v.str("kind"),
 		SegmentID: r.v.int("segment"), CIDR: strings.TrimSpace(r.v.str("cidr")),
 		Gateway: strings.TrimSpace(r.v.str("gateway")), Domain: r.v.str("domain"),
-		MTU: r.v.int("mtu"), Default: r.v.bool("default")})
+		MTU: r.v.int("mtu"), Default: r.v.bool("default"), Ranges: splitList(r.v.str("ranges"))})
 	return table(n, []api.Network{n}, err)
+}
+
+// splitList splits a comma-separated value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func runDelNetwork(r *req) (output, error) {

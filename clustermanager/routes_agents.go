@@ -33,6 +33,30 @@ func (s *Server) nmRoutes() {
 		}
 		return s.store.StateChange(r.Context(), a, key, sc)
 	}))
+	s.handle("GET /v1/nm/view", s.read([]api.Role{api.RoleNodeManager, api.RoleAgent, api.RoleAdmin}, s.nmView))
+}
+
+// nmView answers the node managers' view; with index > 0 it first waits
+// (up to wait, default 30 s) for a change at or after index.
+func (s *Server) nmView(r *http.Request, _ store.Actor) (any, error) {
+	q := r.URL.Query().Get("index")
+	idx, err := strconv.ParseUint(q, 10, 64)
+	if q != "" && err != nil {
+		return nil, api.Errorf(api.CodeInvalid, "index", "index %q is not valid; accepted: the index of your last view, or 0", q)
+	}
+	wait, err := waitParam(r)
+	if err != nil {
+		return nil, err
+	}
+	if idx > 0 {
+		if wait == 0 {
+			wait = 30 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		s.hub.wait(ctx, idx)
+		cancel()
+	}
+	return s.store.NMView(r.Context())
 }
 
 // agentRoutes are the scheduler agents' calls.

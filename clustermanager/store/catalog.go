@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,7 +21,11 @@ func (s *Store) Networks(ctx context.Context) ([]api.Network, error) {
 
 func (s *Store) networks(ctx context.Context, q querier) ([]api.Network, error) {
 	rows, err := q.Query(ctx, `SELECT id, name, kind, segment_id, coalesce(cidr::text, ''),
-		coalesce(host(gateway), ''), domain, mtu, is_default FROM networks ORDER BY id`)
+		coalesce(host(gateway), ''), domain, mtu, is_default,
+		coalesce((SELECT array_agg(CASE WHEN first_addr = last_addr THEN host(first_addr)
+			ELSE host(first_addr) || '-' || host(last_addr) END ORDER BY first_addr)
+			FROM address_ranges r WHERE r.network_id = n.id), '{}')
+		FROM networks n ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)
 	}
@@ -27,7 +34,7 @@ func (s *Store) networks(ctx context.Context, q querier) ([]api.Network, error) 
 	for rows.Next() {
 		var n api.Network
 		if err := rows.Scan(&n.ID, &n.Name, &n.Kind, &n.SegmentID, &n.CIDR, &n.Gateway,
-			&n.Domain, &n.MTU, &n.Default); err != nil {
+			&n.Domain, &n.MTU, &n.Default, &n.Ranges); err != nil {
 			return nil, err
 		}
 		n.Default = n.Default || n.Name == s.limits.DefaultNetwork
@@ -56,7 +63,16 @@ func validNetwork(n api.Network) error {
 	if n.MTU != 0 && (n.MTU < 576 || n.MTU > 9000) {
 		return api.Errorf(api.CodeInvalid, "mtu", "mtu %d is out of range; accepted: 0 (default) or 576..9000", n.MTU)
 	}
-	return nil
+	if n.Kind != "bridge" && n.SegmentID == 0 {
+		return api.Errorf(api.CodeInvalid, "segmentId", "a %s network needs a segment id; accepted: vlan 1..4094, vxlan 1..16777215", n.Kind)
+	}
+	if n.Domain != "" {
+		if _, ok := dns.IsDomainName(n.Domain); !ok || strings.Contains(n.Domain, " ") {
+			return api.Errorf(api.CodeInvalid, "domain", "domain %q is not a DNS domain; accepted: labels of letters, digits and hyphens separated by dots, like lab.example.org", n.Domain)
+		}
+	}
+	_, err = parseRanges(n.Ranges, cidr)
+	return err
 }
 
 // AddNetwork records a network.
@@ -83,8 +99,25 @@ func (s *Store) AddNetwork(ctx context.Context, a Actor, key string, n api.Netwo
 		if err != nil {
 			return nil, fmt.Errorf("add network %s: %w", n.Name, err)
 		}
+		_, cidr, _ := net.ParseCIDR(n.CIDR)
+		rs, _ := parseRanges(n.Ranges, cidr)
+		if err := insertRanges(ctx, tx, n.ID, rs); err != nil {
+			return nil, err
+		}
+		n.Ranges = rangeStrings(rs)
 		return n, logEvent(ctx, tx, a, nil, nil, "addNetwork", map[string]any{"name": n.Name})
 	})
+}
+
+func rangeStrings(rs []addrRange) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = ip4(r.first)
+		if r.last != r.first {
+			out[i] += "-" + ip4(r.last)
+		}
+	}
+	return out
 }
 
 // DelNetwork removes a network that no instance's NIC uses.

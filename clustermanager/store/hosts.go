@@ -20,13 +20,13 @@ const usageSQL = `SELECT hid, sum(cores) AS cores, sum(memory) AS memory FROM (
 	GROUP BY hid`
 
 const hostCols = `h.id, h.name, h.state, h.cores, h.memory, h.version, h.notes, h.last_heartbeat,
-	h.stats, h.nm_address, coalesce(u.cores, 0)::int, coalesce(u.memory, 0)::int,
+	h.stats, h.nm_address, h.tunnel_address, coalesce(u.cores, 0)::int, coalesce(u.memory, 0)::int,
 	coalesce((SELECT array_agg(r.user_id ORDER BY r.user_id) FROM reservations r WHERE r.host_id = h.id), '{}')`
 
 func (s *Store) scanHost(r pgx.Row) (api.Host, error) {
 	var h api.Host
 	err := r.Scan(&h.ID, &h.Name, &h.State, &h.Cores, &h.Memory, &h.Version, &h.Notes,
-		&h.LastHeartbeat, &h.Stats, &h.Address, &h.UsedCores, &h.UsedMemory, &h.Reserved)
+		&h.LastHeartbeat, &h.Stats, &h.Address, &h.TunnelAddress, &h.UsedCores, &h.UsedMemory, &h.Reserved)
 	h.Up = api.HostUp(h.LastHeartbeat, s.now(), s.limits.ExpireHostTime)
 	return h, err
 }

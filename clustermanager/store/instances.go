@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,6 +152,11 @@ func (s *Store) CreateMany(ctx context.Context, a Actor, key string, m api.ManyS
 	if err := api.ValidateSpec(spec, s.limits.MaxCores, s.limits.MaxMemory); err != nil {
 		return Answer{}, err
 	}
+	for i, n := range spec.NICs {
+		if n.IP != "" && m.Count > 1 {
+			return Answer{}, api.Errorf(api.CodeInvalid, "nics", "nic %d asks for the fixed address %s for %d instances; accepted: no fixed address in createMany (each instance gets its own from the network)", i, n.IP, m.Count)
+		}
+	}
 	names := make([]string, m.Count)
 	for i := range names {
 		names[i] = fmt.Sprintf("%s-%d", m.Basename, i)
@@ -211,9 +218,13 @@ func (s *Store) admit(ctx context.Context, tx pgx.Tx, a Actor, spec api.Instance
 	if err != nil {
 		return nil, err
 	}
+	addrs, err := allocate(ctx, tx, nets, len(names))
+	if err != nil {
+		return nil, err
+	}
 	ids := make([]int64, 0, len(names))
-	for _, name := range names {
-		id, err := s.insertInstance(ctx, tx, a, owner, name, spec, gid, nets)
+	for k, name := range names {
+		id, err := s.insertInstance(ctx, tx, a, owner, name, spec, gid, withAddresses(nets, addrs, k))
 		if err != nil {
 			return nil, err
 		}
@@ -346,8 +357,9 @@ func holdPersistent(ctx context.Context, tx pgx.Tx, inst int64, images []imageRe
 // nicNet is a NIC with its network resolved.
 type nicNet struct {
 	api.NIC
-	netID int64
-	cidr  *net.IPNet
+	netID   int64
+	cidr    *net.IPNet
+	gateway net.IP
 }
 
 func (s *Store) resolveNICNetworks(ctx context.Context, tx pgx.Tx, nics []api.NIC) ([]nicNet, error) {
@@ -362,8 +374,13 @@ func (s *Store) resolveNICNetworks(ctx context.Context, tx pgx.Tx, nics []api.NI
 		}
 		var nn nicNet
 		var cidr *net.IPNet
-		err := tx.QueryRow(ctx, `SELECT id, cidr FROM networks WHERE id = $2 OR name = $1
-			ORDER BY (name = $1) DESC LIMIT 1`, ref, refID(ref)).Scan(&nn.netID, &cidr)
+		var gw *netip.Addr
+		// With no network named: the one flagged default, else the
+		// configured defaultNetwork.
+		err := tx.QueryRow(ctx, `SELECT id, cidr, gateway, name FROM networks
+			WHERE id = $2 OR name = $1 OR ($3 AND is_default)
+			ORDER BY ($3 AND is_default) DESC, (name = $1) DESC LIMIT 1`,
+			ref, refID(ref), n.Network == "").Scan(&nn.netID, &cidr, &gw, &ref)
 		if err == pgx.ErrNoRows {
 			if n.Network == "" && len(nics) == 1 && n.IP == "" {
 				return nil, nil // no default network: the VM gets no NIC
@@ -374,10 +391,22 @@ func (s *Store) resolveNICNetworks(ctx context.Context, tx pgx.Tx, nics []api.NI
 			return nil, fmt.Errorf("look up network %q: %w", ref, err)
 		}
 		nn.NIC, nn.cidr = n, cidr
+		if gw != nil {
+			nn.gateway = net.IP(gw.AsSlice())
+		}
 		nn.Network = ref
 		out = append(out, nn)
 	}
 	return out, nil
+}
+
+// withAddresses is nets with instance k's addresses filled in.
+func withAddresses(nets []nicNet, addrs [][]string, k int) []nicNet {
+	out := slices.Clone(nets)
+	for i := range out {
+		out[i].IP = addrs[i][k]
+	}
+	return out
 }
 
 func (s *Store) insertInstance(ctx context.Context, tx pgx.Tx, a Actor, owner int64, name string,
@@ -408,14 +437,19 @@ func (s *Store) insertInstance(ctx context.Context, tx pgx.Tx, a Actor, owner in
 	return id, logEvent(ctx, tx, a, &id, nil, "create", map[string]any{"name": name, "state": api.Pending})
 }
 
-// leaseFixed records a user-chosen address; it must be in the network and free.
+// leaseFixed records a NIC's address, chosen by the user or allocated;
+// it must be one of the network's host addresses, not its gateway, and
+// free.
 func leaseFixed(ctx context.Context, tx pgx.Tx, inst int64, idx int, n nicNet, mac string) error {
 	if n.IP == "" {
 		return nil
 	}
 	ip := net.ParseIP(n.IP)
 	if n.cidr == nil || !n.cidr.Contains(ip) {
-		return api.Errorf(api.CodeInvalid, "nics", "address %s is outside network %s (%v)", n.IP, n.Network, n.cidr)
+		return api.Errorf(api.CodeInvalid, "nics", "address %s is outside network %s (%v); accepted: an address in %v", n.IP, n.Network, n.cidr, n.cidr)
+	}
+	if hr := hostRange(n.cidr); u32(ip) < hr.first || u32(ip) > hr.last || ip.Equal(n.gateway) {
+		return api.Errorf(api.CodeInvalid, "nics", "address %s is the network, broadcast or gateway address of %s; accepted: %s-%s except the gateway", n.IP, n.Network, ip4(hr.first), ip4(hr.last))
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO leases (network_id, address, instance_id, nic_index, mac)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (network_id, address) DO NOTHING`,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,9 @@ func (s *Store) Register(ctx context.Context, a Actor, r api.RegisterRequest) (a
 	var out api.RegisterResponse
 	if err := api.ValidName("name", r.Name); err != nil {
 		return out, err
+	}
+	if r.TunnelAddress != "" && net.ParseIP(r.TunnelAddress).To4() == nil {
+		return out, api.Errorf(api.CodeInvalid, "tunnelAddress", "tunnel address %q is not valid; accepted: an IPv4 address or empty", r.TunnelAddress)
 	}
 	if r.Cores < 1 || r.Memory < 1 || r.Version == "" {
 		return out, api.Errorf(api.CodeInvalid, "cores", "a node manager must report cores >= 1, memory >= 1 MiB and a version")
@@ -40,7 +44,8 @@ func (s *Store) Register(ctx context.Context, a Actor, r api.RegisterRequest) (a
 			return nil, err
 		}
 		_, err = tx.Exec(ctx, `UPDATE hosts SET state = $2, cores = $3, memory = $4, version = $5,
-			stats = $6, nm_address = $7, last_heartbeat = now() WHERE id = $1`, h.ID, to, r.Cores, r.Memory, r.Version, r.Stats, r.Address)
+			stats = $6, nm_address = $7, tunnel_address = $8, last_heartbeat = now() WHERE id = $1`,
+			h.ID, to, r.Cores, r.Memory, r.Version, r.Stats, r.Address, r.TunnelAddress)
 		if err != nil {
 			return nil, fmt.Errorf("register host %s: %w", r.Name, err)
 		}
