@@ -125,13 +125,13 @@ func TestFixedAddressesAndRelease(t *testing.T) {
 		spec api.InstanceSpec
 		code api.Code
 	}{
-		{fixed("c", "10.7.0.5"), api.CodeDuplicate},  // taken
-		{fixed("c", "10.7.1.5"), api.CodeInvalid},    // outside
-		{fixed("c", "10.7.0.1"), api.CodeInvalid},    // the gateway
-		{fixed("c", "10.7.0.7"), api.CodeInvalid},    // broadcast
-		{fixed("c", "10.7.0.0"), api.CodeInvalid},    // network
-		{fixed("c", "10.7.0.3x"), api.CodeInvalid},   // not an address
-		{fixed("c", "10.7.0.2"), api.CodeDuplicate},  // allocated to a
+		{fixed("c", "10.7.0.5"), api.CodeDuplicate}, // taken
+		{fixed("c", "10.7.1.5"), api.CodeInvalid},   // outside
+		{fixed("c", "10.7.0.1"), api.CodeInvalid},   // the gateway
+		{fixed("c", "10.7.0.7"), api.CodeInvalid},   // broadcast
+		{fixed("c", "10.7.0.0"), api.CodeInvalid},   // network
+		{fixed("c", "10.7.0.3x"), api.CodeInvalid},  // not an address
+		{fixed("c", "10.7.0.2"), api.CodeDuplicate}, // allocated to a
 	} {
 		_, err := u.CreateVM(ctx, tc.spec)
 		var e *api.Error
