@@ -12,6 +12,14 @@
 // range), and the best wins, ties broken by a shuffle seeded from the
 // request's instance id and version.
 //
+// Data locality: a request may carry the blocks it reads (Request.Data,
+// resolved by the agent from the hint dfsFiles); ScoreLocality then
+// favours hosts holding them, and the members of a createMany that share
+// their data (a data group) are placed together and the blocks split
+// among them so that as many bytes as possible are node-local (group.go,
+// improve.go, assign.go). ScoreLoad, for load-aware requests, favours
+// cooler hosts.
+//
 // The core works on its own small types (Snapshot, Host, Instance,
 // Request); convert.go builds them from api.Snapshot and turns a Result
 // into api.Plans. The CM re-verifies every placement when the agent

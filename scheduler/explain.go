@@ -1,6 +1,9 @@
 package scheduler
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // invalid is the check of a request before any host is looked at.
 func invalid(r *Request) (Reason, string) {
@@ -76,3 +79,20 @@ func (p *placer) countByIndex(j *job) tally {
 }
 
 func quote(s string) string { return `"` + s + `"` }
+
+// Locality says how near its data a placement is, for tashi explain:
+// "locality 812/1024 MiB node-local, 150 MiB rack-local" (MiB rounded
+// to the nearest); "" for a request without data. For a member of a data
+// group the figures are its own share.
+func (p Placement) Locality() string {
+	if p.RequestedBytes <= 0 && p.Blocks == nil {
+		return ""
+	}
+	s := fmt.Sprintf("locality %d/%d MiB node-local", mibs(p.LocalBytes), mibs(p.RequestedBytes))
+	if p.RackBytes > 0 {
+		s += fmt.Sprintf(", %d MiB rack-local", mibs(p.RackBytes))
+	}
+	return s
+}
+
+func mibs(b int64) int64 { return (b + 1<<19) >> 20 }

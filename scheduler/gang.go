@@ -7,17 +7,41 @@ import (
 )
 
 // unit is one entry of the queue: a single request, or every request of
-// a gang (same group, hint gang=true).
+// a gang (same group, hint gang=true), or every request of a data group
+// (same group, Data.Group, no gang hint).
 type unit struct {
 	single *Request
 	group  int64
-	gang   []*Request
+	gang   []*Request // the members, in queue order
+	isGang bool       // all or none
+}
+
+// unitKey gathers a group's members: its gang, and apart from it the
+// members of its data group that are not in the gang.
+type unitKey struct {
+	group int64
+	gang  bool
+}
+
+// inDataGroup: r shares its Data with the other members of its group.
+func inDataGroup(r *Request) bool { return r.Group != 0 && r.Data != nil && r.Data.Group }
+
+// data is the Data the unit's data group shares: its first member's in
+// queue order. nil when no member is in a data group.
+func (u unit) data() *Data {
+	for _, r := range u.gang {
+		if inDataGroup(r) {
+			return r.Data
+		}
+	}
+	return nil
 }
 
 // queue orders the requests by priority (higher first), created time
-// (older first) and instance id, and gathers each gang at the position of
-// its first member. A request whose instance was already asked for is a
-// duplicate and is not placed.
+// (older first) and instance id, and gathers each gang, and each data
+// group's members outside a gang, at the position of its first member. A
+// request whose instance was already asked for is a duplicate and is not
+// placed.
 func queue(reqs []Request) (units []unit, dups []*Request) {
 	order := make([]*Request, len(reqs))
 	for i := range reqs {
@@ -33,7 +57,7 @@ func queue(reqs []Request) (units []unit, dups []*Request) {
 		return cmp.Compare(a.InstanceID, b.InstanceID)
 	})
 	seen := make(map[int64]struct{}, len(reqs))
-	gangAt := map[int64]int{}
+	gangAt := map[unitKey]int{}
 	units = make([]unit, 0, len(reqs))
 	for _, r := range order {
 		if _, dup := seen[r.InstanceID]; dup {
@@ -41,16 +65,18 @@ func queue(reqs []Request) (units []unit, dups []*Request) {
 			continue
 		}
 		seen[r.InstanceID] = struct{}{}
-		if !r.Hints.Gang || r.Group == 0 {
+		gang := r.Hints.Gang && r.Group != 0
+		if !gang && !inDataGroup(r) {
 			units = append(units, unit{single: r})
 			continue
 		}
-		if u, ok := gangAt[r.Group]; ok {
+		k := unitKey{group: r.Group, gang: gang}
+		if u, ok := gangAt[k]; ok {
 			units[u].gang = append(units[u].gang, r)
 			continue
 		}
-		gangAt[r.Group] = len(units)
-		units = append(units, unit{group: r.Group, gang: []*Request{r}})
+		gangAt[k] = len(units)
+		units = append(units, unit{group: r.Group, gang: []*Request{r}, isGang: gang})
 	}
 	return units, dups
 }
@@ -61,16 +87,7 @@ func queue(reqs []Request) (units []unit, dups []*Request) {
 // "gang does not fit" and that member's reasons. The choice is greedy:
 // there is no backtracking over earlier members' hosts.
 func (p *placer) placeGang(u unit, now time.Time) {
-	members := slices.Clone(u.gang)
-	slices.SortStableFunc(members, func(a, b *Request) int {
-		if c := cmp.Compare(b.Cores, a.Cores); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.Memory, a.Memory); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.InstanceID, b.InstanceID)
-	})
+	members := largestFirst(u.gang)
 	jobs := make([]*job, 0, len(members))
 	hosts := make([]int32, 0, len(members))
 	for _, r := range members {
@@ -88,6 +105,22 @@ func (p *placer) placeGang(u unit, now time.Time) {
 	for k, j := range jobs {
 		p.res.Placements = append(p.res.Placements, p.placement(j, hosts[k], u.group))
 	}
+}
+
+// largestFirst orders members by cores, then memory (larger first), then
+// instance id.
+func largestFirst(rs []*Request) []*Request {
+	out := slices.Clone(rs)
+	slices.SortStableFunc(out, func(a, b *Request) int {
+		if c := cmp.Compare(b.Cores, a.Cores); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Memory, a.Memory); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.InstanceID, b.InstanceID)
+	})
+	return out
 }
 
 // memberTry is the outcome of one gang member: its host, or why not.

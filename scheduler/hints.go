@@ -2,8 +2,10 @@ package scheduler
 
 import (
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // The hint keys the scheduler reads. Other keys are left to other parts
@@ -16,11 +18,20 @@ const (
 	HintAntiAffinity   = "antiAffinity"   // label[:soft|:hard]
 	HintGang           = "gang"           // boolean: all of the group or none
 	HintPriority       = "priority"       // integer, higher first
+	HintDFSFiles       = "dfsFiles"       // absolute paths, comma-separated
+	HintLoadAware      = "loadAware"      // boolean, overrides the site default
+)
+
+// Limits of the dfsFiles hint.
+const (
+	MaxDFSFiles    = 1000 // paths in one hint
+	MaxDFSPathSize = 4096 // bytes in one path
 )
 
 // ParseHints reads the scheduler's hints from an instance's hint map and
 // the priority hint (0 when absent). Booleans are Tashi's: yes, true, 1,
-// no, false, 0 in any case. Labels are hard unless suffixed ":soft". On a
+// no, false, 0 in any case. Labels are hard unless suffixed ":soft".
+// dfsFiles is a list of absolute paths (see parseDFSFiles). On a
 // bad value it returns the first error and the hints it could read, with
 // Invalid set, so that a gang member with a bad hint still sinks its gang.
 func ParseHints(m map[string]string) (Hints, int, error) {
@@ -46,6 +57,14 @@ func ParseHints(m map[string]string) (Hints, int, error) {
 	h.Affinity, err = parseLabel(HintAffinity, m[HintAffinity])
 	keep(err)
 	h.AntiAffinity, err = parseLabel(HintAntiAffinity, m[HintAntiAffinity])
+	keep(err)
+	if v, ok := m[HintLoadAware]; ok {
+		b, err := parseBool(HintLoadAware, v)
+		if keep(err); err == nil {
+			h.LoadAware = &b
+		}
+	}
+	h.DFSFiles, err = parseDFSFiles(m)
 	keep(err)
 	prio, err := parsePriority(m)
 	keep(err)
@@ -105,4 +124,58 @@ func parseLabel(key, v string) (Label, error) {
 		return Label{}, fmt.Errorf("hint %s=%q has an empty label; accepted: label, label:hard or label:soft", key, v)
 	}
 	return l, nil
+}
+
+// parseDFSFiles reads dfsFiles: absolute paths in clean form (no "." or
+// ".." elements, no doubled or trailing "/"), separated by commas or
+// semicolons (a --hints string splits on commas, so on the command line
+// the paths are separated by ";"), at most MaxDFSFiles of them, each at
+// most MaxDFSPathSize bytes, without control characters. Duplicates are
+// dropped; the order is kept. Absent or blank: nil.
+func parseDFSFiles(m map[string]string) ([]string, error) {
+	v, ok := m[HintDFSFiles]
+	if !ok || strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("hint %s=%q is not valid: %s; accepted: absolute paths separated by commas or semicolons, like /data/a,/data/b",
+			HintDFSFiles, short(v), why)
+	}
+	items := strings.Split(strings.ReplaceAll(v, ";", ","), ",")
+	if len(items) > MaxDFSFiles {
+		return nil, bad(fmt.Sprintf("%d paths, at most %d", len(items), MaxDFSFiles))
+	}
+	out := make([]string, 0, len(items))
+	seen := make(map[string]bool, len(items))
+	for _, it := range items {
+		f := strings.TrimSpace(it)
+		switch {
+		case f == "":
+			return nil, bad("an empty path")
+		case len(f) > MaxDFSPathSize:
+			return nil, bad(fmt.Sprintf("a path of %d bytes, at most %d", len(f), MaxDFSPathSize))
+		case !strings.HasPrefix(f, "/"):
+			return nil, bad(fmt.Sprintf("%q is not absolute", short(f)))
+		case strings.IndexFunc(f, unicode.IsControl) >= 0:
+			return nil, bad(fmt.Sprintf("%q has a control character", short(f)))
+		case path.Clean(f) != f:
+			return nil, bad(fmt.Sprintf("%q is not in clean form (%s)", short(f), short(path.Clean(f))))
+		}
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return nil, bad("no path")
+	}
+	return out, nil
+}
+
+// short cuts s to 80 bytes for an error message.
+func short(s string) string {
+	if len(s) <= 80 {
+		return s
+	}
+	return s[:77] + "..."
 }

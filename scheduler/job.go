@@ -20,12 +20,23 @@ type job struct {
 	antiHard, affHard bool
 	antiSoft, affSoft bool
 	score             float64 // of the chosen host
+
+	loadAware bool
+	data      *dataView // an ungrouped request's data; nil without
+	share     *vmShare  // a data group member's share, once assigned
 }
 
 func (p *placer) newJob(r *Request) job {
 	j := job{r: r, seed: Seed(r.InstanceID, r.Version), dense: p.dense, target: noTarget}
 	if r.Hints.DensePack != nil {
 		j.dense = *r.Hints.DensePack
+	}
+	j.loadAware = p.snap.Policy.LoadAware
+	if r.Hints.LoadAware != nil {
+		j.loadAware = *r.Hints.LoadAware
+	}
+	if r.Data != nil && !inDataGroup(r) {
+		j.data = p.dataView(r.Data)
 	}
 	if r.Hints.TargetHost != "" {
 		j.target = p.resolve(r.Hints.TargetHost)

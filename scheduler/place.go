@@ -16,16 +16,21 @@ const DefaultCandidateLimit = 16
 //
 // Requests are taken by priority (higher first), then created time, then
 // instance id. Gangs (same non-zero Group, hint gang=true) are placed all
-// or none, at the position of their first member. Capacity is updated as
+// or none, at the position of their first member; so are the members of
+// a data group (same non-zero Group, Data.Group), whose blocks are split
+// among them (group.go). Capacity is updated as
 // requests are placed, so one call never overcommits a host. Every
 // request not placed gets an Explanation.
 func Place(snap *Snapshot, reqs []Request, now time.Time) Result {
 	p := newPlacer(snap, reqs)
 	units, dups := queue(reqs)
 	for _, u := range units {
-		if u.single != nil {
+		switch {
+		case u.single != nil:
 			p.placeSingle(u.single, now)
-		} else {
+		case u.data() != nil:
+			p.placeGroup(u, now)
+		default:
 			p.placeGang(u, now)
 		}
 	}
@@ -53,15 +58,21 @@ type placer struct {
 	tally   tally            // the reasons sample counted, valid when tallied
 	tallied bool             // sample saw every host in this decision
 
+	locality  bool    // Policy.LocalityWeight >= 0: data steers placement
+	credit    float64 // Policy.RackCredit, defaulted
+	rackIndex *racks  // nil until a request has data
+	resolved  map[*Data]*blockSet
+	views     map[*Data]*dataView
+	seen      []uint32 // per host: stamp of the last collectData that saw it
+	stamp     uint32
+
 	res Result
 }
 
 func newPlacer(snap *Snapshot, reqs []Request) *placer {
 	p := &placer{snap: snap, hosts: snap.Hosts, added: make([]usage, len(snap.Hosts)),
-		dense: snap.Policy.DensePack, scorers: snap.Policy.Scorers, limit: snap.Policy.CandidateLimit}
-	if p.scorers == nil {
-		p.scorers = DefaultScorers()
-	}
+		dense: snap.Policy.DensePack, scorers: policyScorers(snap.Policy), limit: snap.Policy.CandidateLimit,
+		locality: snap.Policy.LocalityWeight >= 0, credit: rackCredit(snap.Policy)}
 	if p.limit == 0 {
 		p.limit = DefaultCandidateLimit
 	}
@@ -108,8 +119,12 @@ func (p *placer) placeSingle(r *Request, now time.Time) {
 }
 
 func (p *placer) placement(j *job, i int32, gang int64) Placement {
-	return Placement{InstanceID: j.r.InstanceID, Version: j.r.Version,
+	pl := Placement{InstanceID: j.r.InstanceID, Version: j.r.Version,
 		HostID: p.hosts[i].ID, Gang: gang, Score: j.score}
+	if v := j.data; v != nil {
+		pl.RequestedBytes, pl.LocalBytes, pl.RackBytes = v.total, v.local(i), v.rackOnly(i, p.racks())
+	}
+	return pl
 }
 
 func (p *placer) unplaced(e Explanation) { p.res.Unplaced = append(p.res.Unplaced, e) }

@@ -35,6 +35,9 @@ func (p *placer) choose(j *job) int32 {
 			p.freeIndex() // the cluster may be full: let later requests ask the index first
 		}
 	}
+	if j.data != nil && p.locality && p.limit > 0 && !(j.affHard && len(j.affine.all) > 0) {
+		p.collectData(j)
+	}
 	return p.best(j)
 }
 
@@ -153,7 +156,14 @@ func (p *placer) best(j *job) int32 {
 // score is the weighted sum of the policy's scorers for host i.
 func (p *placer) score(j *job, i int32) float64 {
 	c := Candidate{Host: &p.hosts[i], UsedCores: p.usedCores(i), UsedMemory: p.usedMemory(i),
-		Request: j.r, DensePack: j.dense}
+		Request: j.r, DensePack: j.dense, AddedCores: int(p.added[i].cores),
+		AddedMemory: int(p.added[i].memory), LoadAware: j.loadAware, RackCredit: p.credit}
+	switch {
+	case j.data != nil:
+		c.RequestedBytes, c.LocalBytes, c.RackBytes = j.data.total, j.data.local(i), j.data.rackOnly(i, p.racks())
+	case j.share != nil:
+		c.RequestedBytes, c.LocalBytes, c.RackBytes = j.share.requested, j.share.local, j.share.rack
+	}
 	if j.affSoft {
 		c.Affine = int(j.affine.all[i])
 	}

@@ -46,10 +46,14 @@ type Host struct {
 	UsedCores   int
 	UsedMemory  int     // MiB
 	ReservedFor []int64 // user ids; empty: anyone
-	// From the last heartbeat; no filter or default score reads them. They
-	// are here for the load scores a later issue adds.
+	// From the last heartbeat; no filter reads them. ScoreLoad does, for
+	// load-aware requests (hint loadAware, else Policy.LoadAware).
 	Load1      float64
 	FreeMemory int // MiB
+	// Rack is the host's place in the network topology: hosts with the
+	// same non-empty Rack share a top-of-rack switch. "" is unknown: such
+	// a host is rack-local to nothing. The agent fills it; FromAPI cannot.
+	Rack string
 }
 
 // Instance is a VM already placed on Host.
@@ -83,6 +87,33 @@ type Request struct {
 	Created         time.Time // FIFO within a priority
 	PersistentDisks []string  // image names the instance writes in place
 	AvoidHosts      []int64   // hosts its activation failed on (a Held VM placed again)
+	// Data is what the instance will read, resolved by the agent from the
+	// hint dfsFiles (see Data); nil when the request names no files.
+	Data *Data
+}
+
+// Data is the data a request reads, as blocks of a distributed file
+// system, already resolved by the agent: it asks its Data Location plugin
+// for the blocks of the files in Hints.DFSFiles and maps the storage
+// hosts to host ids. The scheduler never reads a file.
+type Data struct {
+	// Blocks are the blocks the request must read or, with Group, that
+	// its whole group must read between its members.
+	Blocks []Block
+	// Group: the blocks are shared by the request's group (a createMany
+	// with the same non-zero Request.Group). Place splits them among the
+	// members it places in one call, each block to exactly one member
+	// (Placement.Blocks), placing the members near their shares. The
+	// agent gives every Pending member of the group the same Data (the
+	// same pointer is fine); Place uses the first member's, in queue
+	// order. Without a group (Request.Group 0) Group is ignored.
+	Group bool
+}
+
+// Block is one block of a file: its size and the hosts holding a replica.
+type Block struct {
+	Bytes int64   // a negative size counts as 0
+	Hosts []int64 // host ids holding a replica; ids not in the snapshot are ignored
 }
 
 // Hints are a request's parsed --hints (see ParseHints).
@@ -93,6 +124,11 @@ type Hints struct {
 	Affinity       Label  // stay with the group's members of this label
 	AntiAffinity   Label  // stay away from the group's members of this label
 	Gang           bool   // all of the group or none
+	// DFSFiles are the absolute paths of the files the instance reads
+	// (hint dfsFiles). Place does not read them: the agent resolves them
+	// into Request.Data.
+	DFSFiles  []string
+	LoadAware *bool // nil: the site's Policy.LoadAware
 	// Invalid, when not empty, says why the hints could not be parsed;
 	// such a request is not placed.
 	Invalid string
@@ -115,6 +151,22 @@ type Policy struct {
 	// that has waited longer than this as Expired, so that the agent can
 	// fail the group instead of leaving it Pending.
 	GangTimeout time.Duration
+	// LoadAware adds ScoreLoad (the last heartbeat's load and free
+	// memory) to every request's score; a request's loadAware hint
+	// overrides it.
+	LoadAware bool
+	// LocalityWeight is ScoreLocality's weight in the default scorers: 0
+	// means DefaultLocalityWeight; a negative value turns locality off
+	// (data is not scored, and a group's hosts are chosen as if it read
+	// nothing; its blocks are still split among its members).
+	LocalityWeight float64
+	// RackCredit is how much a byte held in the host's rack (but not on
+	// the host) counts against one on the host, in 0..1: 0 means
+	// DefaultRackCredit, a negative value means none.
+	RackCredit float64
+	// LoadWeight is ScoreLoad's weight for load-aware requests: 0 means
+	// DefaultLoadWeight.
+	LoadWeight float64
 }
 
 // Result is what Place decided.
@@ -130,4 +182,14 @@ type Placement struct {
 	HostID     int64
 	Gang       int64   // the group id when placed as part of a gang, else 0
 	Score      float64 // the winning host's weighted score
+	// For a request with Data: what it reads and where that is. For a
+	// member of a data group they count its own share.
+	RequestedBytes int64 // bytes it reads
+	LocalBytes     int64 // of those, held on its host (node-local)
+	RackBytes      int64 // held in its host's rack but not on its host (rack-local)
+	// Blocks are, for a member of a data group, the indexes into its
+	// Request.Data.Blocks of the blocks it was given (ascending; possibly
+	// none when the group has more members than blocks). nil for any
+	// other request: an ungrouped request reads all of its blocks.
+	Blocks []int
 }
