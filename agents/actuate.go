@@ -95,7 +95,7 @@ func (a *Agent) activate(ctx context.Context, w *work) api.ClaimOutcome {
 	if err != nil {
 		return failed(fmt.Errorf("activate on %s: %w", w.host.Name, err))
 	}
-	return api.ClaimOutcome{Event: api.EvOpFinished, VMID: vm.VMID}
+	return api.ClaimOutcome{Event: api.EvOpFinished, VMID: vm.VMID, Error: a.runHooks(ctx, w.in, true)}
 }
 
 func (a *Agent) resume(ctx context.Context, w *work) api.ClaimOutcome {
@@ -133,6 +133,7 @@ func (a *Agent) simple(op string) step {
 // record is cleared anyway (Tashi did the same) and the event log says so.
 func (a *Agent) destroy(ctx context.Context, w *work) api.ClaimOutcome {
 	if w.host == nil || !w.host.Up {
+		a.runHooks(ctx, w.in, false)
 		return api.ClaimOutcome{Event: api.EvOpFinished, Error: "no live host: removed from the record only"}
 	}
 	req := api.OpRequest{OpID: fmt.Sprintf("destroy-%d-%d", w.in.ID, w.in.Version)}
@@ -144,7 +145,7 @@ func (a *Agent) destroy(ctx context.Context, w *work) api.ClaimOutcome {
 			return failed(fmt.Errorf("destroy on migration target %s: %w", w.target.Name, err))
 		}
 	}
-	return api.ClaimOutcome{Event: api.EvOpFinished}
+	return api.ClaimOutcome{Event: api.EvOpFinished, Error: a.runHooks(ctx, w.in, false)}
 }
 
 func (a *Agent) suspend(ctx context.Context, w *work) api.ClaimOutcome {

@@ -30,6 +30,9 @@ type Config struct {
 	// PlaceOnly makes a scheduling-only agent: it places Pending VMs and
 	// leaves transitions and vmmSpecificCalls to other agents.
 	PlaceOnly bool
+	// Hooks run after a guest starts and after it is destroyed (DNS
+	// updates to a site's BIND, for one).
+	Hooks []Hook
 }
 
 // Agent watches the CM, places pending instances and carries out

@@ -106,7 +106,7 @@ func (c *cluster) nothingLeft(t *testing.T, host string, id int64) {
 	t.Helper()
 	links, _ := netlink.LinkList()
 	for _, l := range links {
-		if strings.HasPrefix(l.Attrs().Name, c.tapPfx) && strings.HasPrefix(l.Attrs().Name[len(c.tapPfx)+1:], itoa(id)+".") {
+		if strings.HasPrefix(l.Attrs().Name, c.tapPfx) && strings.HasPrefix(l.Attrs().Name[len(c.tapPfx)+2:], itoa(id)+".") {
 			t.Errorf("tap %s left behind", l.Attrs().Name)
 		}
 	}

@@ -86,7 +86,7 @@ func (n *NodeManager) spec(ctx context.Context, r api.InstantiateRequest) (vmm.S
 	if err != nil {
 		return s, err
 	}
-	taps, err := n.net.attach(in.ID, in.NICs, r.Networks)
+	taps, err := n.net.attach(in, r.Networks)
 	if err != nil {
 		return s, err
 	}
@@ -94,7 +94,7 @@ func (n *NodeManager) spec(ctx context.Context, r api.InstantiateRequest) (vmm.S
 		s.NICs = append(s.NICs, vmm.NIC{MAC: nic.MAC, Tap: taps[i]})
 	}
 	if boot.Kernel != "" {
-		boot.Append = strings.TrimSpace(boot.Append + " " + guestNetArgs(in.NICs, r.Networks))
+		boot.Append = strings.TrimSpace(boot.Append + " " + n.net.guestArgs(in.NICs, r.Networks))
 	}
 	s.Boot = boot
 	return s, nil
@@ -116,17 +116,17 @@ func (n *NodeManager) disk(ctx context.Context, id int64, i int, d api.Disk) (vm
 	return vmm.Disk{Path: base, Format: format}, nil
 }
 
-// guestNetArgs tells a direct-booted guest its fixed address, if the
-// record has one (addresses from DHCP arrive with the networking issue),
-// and that it has no network when it has no NIC.
-func guestNetArgs(nics []api.NIC, nets map[string]api.NetworkInfo) string {
+// guestArgs tells a direct-booted guest that it has no network when it
+// has no NIC, and its address when our DHCP server does not serve its
+// first NIC's network (DHCP off, or no gateway).
+func (s *netstack) guestArgs(nics []api.NIC, nets map[string]api.NetworkInfo) string {
 	if len(nics) == 0 {
 		return "guest.nonet=1"
 	}
 	nic := nics[0]
 	info := nets[nic.Network]
 	_, cidr, err := net.ParseCIDR(info.CIDR)
-	if nic.IP == "" || err != nil {
+	if nic.IP == "" || err != nil || s.serveDHCP(info) {
 		return ""
 	}
 	ones, _ := cidr.Mask.Size()

@@ -45,6 +45,7 @@ type cluster struct {
 	brPfx   string
 	tapPfx  string
 	nms     map[string]*nmProc
+	firstNM string // the one that serves DHCP and DNS on the shared bridges
 	stopAgt context.CancelFunc
 	agtDone chan struct{}
 
@@ -81,7 +82,7 @@ func newCluster(t *testing.T, opts ...func(*cluster)) *cluster {
 		t.Skip("qemu-system-x86_64 is not installed; run scripts/setup.sh")
 	}
 	ctx := context.Background()
-	c := &cluster{t: t, cm: cmtest.New(t), nms: map[string]*nmProc{}, brPfx: "tb" + short(), tapPfx: "t" + short()[:3]}
+	c := &cluster{t: t, cm: cmtest.New(t), nms: map[string]*nmProc{}, brPfx: "tb" + short() + "b", tapPfx: "t" + short()[:3]}
 	for _, o := range opts {
 		o(c)
 	}
@@ -164,6 +165,9 @@ func (c *cluster) startNM(host string) *nmProc {
 		}
 		p = &nmProc{name: host, runDir: dir}
 		c.nms[host] = p
+		if c.firstNM == "" {
+			c.firstNM = host
+		}
 		if _, err := c.cm.Admin.AddHost(context.Background(), api.AddHostRequest{Name: host}); err != nil {
 			c.t.Fatal(err)
 		}
@@ -184,8 +188,15 @@ func (c *cluster) startNM(host string) *nmProc {
 	}
 	cfg := nodemanager.Config{HostName: host, Listen: "127.0.0.1:0", CM: c.client(c.nmTok),
 		TLS: tlsCfg, VMM: drv, Images: images.Store{Prefix: c.prefix}, BridgePrefix: c.brPfx,
-		TapPrefix:         c.tapPfx + host[len(host)-1:], // two NMs on one machine need their own taps
+		TapPrefix:         c.tapPfx + host[len(host)-1:] + "t", // two NMs on one machine need their own taps
 		RegisterFrequency: time.Second, ShutdownTimeout: 3 * time.Second, Logger: c.logger(host)}
+	if host != c.firstNM {
+		// Node managers of this harness share one network namespace, so
+		// they share each network's bridge, as hosts on one segment would;
+		// the first one serves DHCP and DNS on it, the others do not (two
+		// would split the DHCP socket and collide on port 53).
+		cfg.Network.NoDHCP, cfg.Network.NoDNS = true, true
+	}
 	if c.nmTweak != nil {
 		c.nmTweak(&cfg)
 	}
@@ -208,6 +219,9 @@ func (c *cluster) startNM(host string) *nmProc {
 // stopNM stops a node manager; its guests keep running.
 func (c *cluster) stopNM(host string) {
 	p := c.nms[host]
+	if p.cancel == nil {
+		return // it never started
+	}
 	p.cancel()
 	<-p.done
 	_ = p.drv.Close()

@@ -44,13 +44,15 @@ type Config struct {
 	// instead of Tashi's gzip (suspend/<id>_<name>.gz): 3-4x faster, 3-4x
 	// bigger. Resume reads whichever of the two exists.
 	SuspendRaw bool
+	// Network is how guests' networks are set up and served here.
+	Network NetConfig
 }
 
 // NodeManager runs guests for the cluster manager.
 type NodeManager struct {
 	cfg    Config
 	log    *slog.Logger
-	net    *wiring
+	net    *netstack
 	ops    *opCache
 	hostID int64
 
@@ -74,7 +76,11 @@ func New(cfg Config) (*NodeManager, error) {
 		cfg.Logger = slog.Default()
 	}
 	log := cfg.Logger.With("subsystem", "nm", "host", cfg.HostName)
-	return &NodeManager{cfg: cfg, log: log, net: newWiring(cfg.BridgePrefix, cfg.TapPrefix, log),
+	ns, err := newNetstack(cfg.BridgePrefix, cfg.TapPrefix, cfg.Network, log.With("part", "net"))
+	if err != nil {
+		return nil, err
+	}
+	return &NodeManager{cfg: cfg, log: log, net: ns,
 		ops: newOpCache(4096), expecting: map[int64]bool{}, changes: make(chan api.StateChange, 1024)}, nil
 }
 
@@ -89,6 +95,10 @@ func (n *NodeManager) Run(ctx context.Context, ready func(addr string)) error {
 		return fmt.Errorf("recover guests: %w", err)
 	}
 	n.log.Info("recovered guests", "count", len(recovered))
+	if err := n.net.recoverNets(); err != nil {
+		return err
+	}
+	n.net.ctx = ctx
 	ln, err := net.Listen("tcp", n.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", n.cfg.Listen, err)
@@ -105,7 +115,8 @@ func (n *NodeManager) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	srv := &http.Server{Handler: n.routes(), TLSConfig: n.cfg.TLS, ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); n.follow(ctx) }()
 	go func() { defer wg.Done(); n.heartbeatLoop(ctx) }()
 	go func() { defer wg.Done(); n.eventLoop(ctx) }()
 	go func() { defer wg.Done(); n.changeLoop(ctx) }()

@@ -229,7 +229,7 @@ assemble_tree() {
 	cp -r "$W/k/$MODDIR" "$R/lib/modules/"
 	"$BB" depmod -b "$R" "$KVER"
 	cp -r "$HERE/rootfs/." "$R/"
-	chmod 755 "$R/init" "$R/etc/udhcpc.script" "$R/www/cgi-bin/kv"
+	chmod 755 "$R/init" "$R/etc/udhcpc.script" "$R/www/cgi-bin/kv" "$R/www/cgi-bin/ping"
 	echo guest >"$R/etc/hostname"
 	find "$R" -exec touch -h -d @0 {} + # reproducible timestamps
 	step "assembled root tree ($(du -sk "$R" | cut -f1) KiB)"
