@@ -38,7 +38,11 @@ type NameRecord struct {
 	FQDN       string `json:"fqdn"`
 	IP         string `json:"ip"`
 	InstanceID int64  `json:"instanceId"`
+	Name       string `json:"name"` // the instance's name (the DHCP host name)
 	Network    int64  `json:"network"`
+	MAC        string `json:"mac"`
+	Host       int64  `json:"host,omitempty"`   // where the guest runs (0: nowhere yet)
+	Target     int64  `json:"target,omitempty"` // where it is migrating to
 }
 
 // InstantiateRequest is instantiateVm (ResumeFile empty) or resumeVm.

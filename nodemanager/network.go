@@ -27,11 +27,11 @@ type netstack struct {
 	log       *slog.Logger
 
 	mu     sync.Mutex
-	peers  []net.IP                // VXLAN peers, from the record
-	guests map[int64][]guestNIC    // instance -> its NICs here
-	nets   map[int64]*hostedNet    // network id -> what runs for it here
-	names  *nameServer             // the cluster's names, shared by every bridge
-	ctx    context.Context         // lives as long as the node manager
+	peers  []net.IP                  // VXLAN peers, from the record
+	guests map[int64][]guestNIC      // instance -> its NICs here
+	nets   map[int64]*hostedNet      // network id -> what runs for it here
+	names  *nameServer               // the cluster's names, shared by every bridge
+	ctx    context.Context           // lives as long as the node manager
 	infos  map[int64]api.NetworkInfo // latest known details per network id
 }
 

@@ -40,7 +40,7 @@ func (n *NodeManager) registration() api.RegisterRequest {
 	total, free := memInfo()
 	r := api.RegisterRequest{Name: n.cfg.HostName, Address: n.cfg.Advertise, Version: Version,
 		TunnelAddress: n.cfg.Network.TunnelAddress,
-		Cores: runtime.NumCPU(), Memory: max(1, total-n.cfg.ReservedMemory),
+		Cores:         runtime.NumCPU(), Memory: max(1, total-n.cfg.ReservedMemory),
 		Stats: api.HostStats{Load1: load1(), FreeMemory: free, Accel: accel}}
 	if n.cfg.Cores > 0 {
 		r.Cores = n.cfg.Cores

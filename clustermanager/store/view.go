@@ -45,7 +45,8 @@ func tunnelPeers(ctx context.Context, tx pgx.Tx) ([]string, error) {
 }
 
 func nameRecords(ctx context.Context, tx pgx.Tx) ([]api.NameRecord, error) {
-	rows, err := tx.Query(ctx, `SELECT i.name, n.domain, host(l.address), i.id, n.id
+	rows, err := tx.Query(ctx, `SELECT i.name, n.domain, host(l.address), i.id, n.id, l.mac::text,
+			coalesce(i.host_id, 0), coalesce(i.target_host_id, 0)
 		FROM leases l JOIN instances i ON i.id = l.instance_id JOIN networks n ON n.id = l.network_id
 		ORDER BY l.network_id, l.address`)
 	if err != nil {
@@ -54,12 +55,12 @@ func nameRecords(ctx context.Context, tx pgx.Tx) ([]api.NameRecord, error) {
 	defer rows.Close()
 	out := []api.NameRecord{}
 	for rows.Next() {
-		var name, domain string
+		var domain string
 		var r api.NameRecord
-		if err := rows.Scan(&name, &domain, &r.IP, &r.InstanceID, &r.Network); err != nil {
+		if err := rows.Scan(&r.Name, &domain, &r.IP, &r.InstanceID, &r.Network, &r.MAC, &r.Host, &r.Target); err != nil {
 			return nil, fmt.Errorf("read lease: %w", err)
 		}
-		r.FQDN = api.FQDN(name, domain)
+		r.FQDN = api.FQDN(r.Name, domain)
 		out = append(out, r)
 	}
 	return out, rows.Err()
