@@ -67,6 +67,7 @@ func configFrom(c *configs.Config, log *slog.Logger) (Config, error) {
 	cfg.SuspendRaw, errs = raw, append(errs, err)
 	reserved, err := c.Int("NodeManager", "reservedMem")
 	cfg.ReservedMemory, errs = reserved, append(errs, err)
+	cfg.Network, errs = netConfigFrom(c, errs)
 	if cfg.CM, err = daemon.CMClient(c, c.String("NodeManager", "tokenFile")); err != nil {
 		return cfg, err
 	}
@@ -74,7 +75,7 @@ func configFrom(c *configs.Config, log *slog.Logger) (Config, error) {
 		return cfg, err
 	}
 	dir := c.String("Security", "pkiDir")
-	cert, key, err := pki.Ensure(dir, "nm-"+host, []string{host})
+	cert, key, err := pki.Ensure(dir, "nm-"+host, certNames(host, cfg.Advertise, c.String("NodeManager", "listenAddress")))
 	if err == nil {
 		cfg.TLS, err = pki.ServerConfig(dir, cert, key)
 	}
@@ -99,4 +100,30 @@ func qemuFrom(c *configs.Config, log *slog.Logger) (*qemu.Driver, error) {
 func dur(c *configs.Config, errs []error, sec, key string) (time.Duration, []error) {
 	d, err := c.Duration(sec, key)
 	return d, append(errs, err)
+}
+
+// netConfigFrom reads the [NodeManager] network keys.
+func netConfigFrom(c *configs.Config, errs []error) (NetConfig, []error) {
+	n := NetConfig{TunnelAddress: c.String("NodeManager", "tunnelAddress"), Uplink: c.String("NodeManager", "uplink")}
+	dhcpOn, err := c.Bool("NodeManager", "dhcp")
+	errs = append(errs, err)
+	dnsOn, err := c.Bool("NodeManager", "dns")
+	errs = append(errs, err)
+	n.NoDHCP, n.NoDNS = !dhcpOn, !dnsOn
+	n.LeaseTime, errs = dur(c, errs, "NodeManager", "leaseTime")
+	n.DNSTTL, errs = dur(c, errs, "NodeManager", "dnsExpire")
+	return n, errs
+}
+
+// certNames are the names and addresses agents may reach this node
+// manager by: its host name, the advertised host and the listen address.
+func certNames(host, advertise, listen string) []string {
+	out := []string{host}
+	if h, _, err := net.SplitHostPort(advertise); err == nil && h != host {
+		out = append(out, h)
+	}
+	if ip := net.ParseIP(listen); ip != nil && !ip.IsUnspecified() {
+		out = append(out, listen)
+	}
+	return out
 }
