@@ -34,12 +34,16 @@ test: setup
 	$(GO) test -count=1 -timeout 20m ./...
 
 # bench: the cluster manager's figures, then the node manager's with real
-# guests, then pure placement; each prints markdown tables.
+# guests, then placement (throughput, data locality), DHCP, DNS and the
+# time from createVm to a guest answering ping by name; each prints
+# markdown tables.
 bench: setup
 	$(GO) run ./cmd/tashi-bench
 	TASHI_BENCH=1 $(GO) test -count=1 -run TestBenchGuests -v -timeout 30m ./nodemanager/ | grep -v '^=== \|^--- \|^PASS\|^ok '
-	@if ls scheduler/*_test.go >/dev/null 2>&1; then \
-	  TASHI_BENCH=1 $(GO) test -count=1 -run TestPlaceThroughputTable -v ./scheduler/ | grep -v '^=== \|^--- \|^PASS\|^ok '; fi
+	TASHI_BENCH=1 $(GO) test -count=1 -run 'TestPlaceThroughputTable|TestLocalityTable' -v ./scheduler/ | grep -v '^=== \|^--- \|^PASS\|^ok '
+	TASHI_BENCH=1 $(GO) test -count=1 -run TestBenchDHCP -v ./plugins/dhcp/ | grep -v '^=== \|^--- \|^PASS\|^ok '
+	TASHI_BENCH=1 $(GO) test -count=1 -run TestBenchDNS -v ./plugins/dns/ | grep -v '^=== \|^--- \|^PASS\|^ok '
+	TASHI_BENCH=1 $(GO) test -count=1 -run TestNetworksAcrossHosts -v -timeout 15m ./nodemanager/ | grep '^|\|^$$
 
 # fuzz: a short run of every fuzz target (FUZZTIME each).
 FUZZTIME ?= 20s
