@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/tashi-go/tashi/api"
+	"github.com/tashi-go/tashi/plugins/datalocation"
+	"github.com/tashi-go/tashi/plugins/telemetry"
 	"github.com/tashi-go/tashi/scheduler"
 )
 
@@ -33,6 +35,24 @@ type Config struct {
 	// Hooks run after a guest starts and after it is destroyed (DNS
 	// updates to a site's BIND, for one).
 	Hooks []Hook
+	// Locator finds the blocks of the files named by the hint dfsFiles
+	// ([DataLocation] plugin); nil: such files are not resolved, and their
+	// instances are placed without locality.
+	Locator datalocation.Locator
+	// HostMap maps the Locator's storage hosts to compute hosts
+	// ([DataLocation] hostMap); the zero value matches by host name and by
+	// the host part of Address and TunnelAddress.
+	HostMap datalocation.HostMap
+	// DataCacheTTL is how long a file's block list is reused
+	// ([DataLocation] cacheSeconds); 0: it is asked for on every wake-up.
+	DataCacheTTL time.Duration
+	// DataTimeout bounds the lookups of one wake-up (default
+	// DefaultDataTimeout); files not resolved in time are placed without
+	// locality.
+	DataTimeout time.Duration
+	// Topology gives the hosts their racks ([Telemetry] topologyFile);
+	// nil: no racks, so no rack-local credit.
+	Topology *telemetry.Topology
 }
 
 // Agent watches the CM, places pending instances and carries out
@@ -46,6 +66,7 @@ type Agent struct {
 	inFlight map[int64]bool   // instances this agent is working on
 	calls    map[int64]bool   // vmmSpecificCalls this agent is carrying
 	said     map[int64]string // the last explanation recorded per instance
+	data     *dataResolver
 	wg       sync.WaitGroup
 	// retrySoon: a claim was refused (another agent holds it); watch
 	// briefly, since its expiry wakes no one.
@@ -75,10 +96,15 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.HeldRetries <= 0 {
 		cfg.HeldRetries = 3
 	}
+	if cfg.DataTimeout <= 0 {
+		cfg.DataTimeout = DefaultDataTimeout
+	}
 	tr := &http.Transport{TLSClientConfig: cfg.NMTLS, MaxIdleConnsPerHost: 16}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("subsystem", "agent", "agent", cfg.Name),
+	log := cfg.Logger.With("subsystem", "agent", "agent", cfg.Name)
+	return &Agent{cfg: cfg, log: log,
 		nmHTTP:   &http.Client{Transport: tr, Timeout: 10 * time.Minute},
-		inFlight: map[int64]bool{}, calls: map[int64]bool{}, said: map[int64]string{}}, nil
+		inFlight: map[int64]bool{}, calls: map[int64]bool{}, said: map[int64]string{},
+		data: newDataResolver(cfg, log)}, nil
 }
 
 // Run loops until ctx ends: snapshot, place, actuate, watch. Work in

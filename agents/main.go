@@ -7,20 +7,10 @@ import (
 	"io"
 	"os"
 
-	"github.com/tashi-go/tashi/configs"
 	"github.com/tashi-go/tashi/internal/daemon"
 	"github.com/tashi-go/tashi/internal/pki"
-	"github.com/tashi-go/tashi/scheduler"
+	"github.com/tashi-go/tashi/plugins/datalocation/builtin"
 )
-
-// policy is the scheduler's site configuration: Tashi's [Primitive]
-// densePack, and [Scheduler] candidateLimit and gangTimeout.
-func policy(c *configs.Config) (scheduler.Policy, error) {
-	dense, err1 := c.Bool("Primitive", "densePack")
-	limit, err2 := c.Int("Scheduler", "candidateLimit")
-	gang, err3 := c.Duration("Scheduler", "gangTimeout")
-	return scheduler.Policy{DensePack: dense, CandidateLimit: limit, GangTimeout: gang}, errors.Join(err1, err2, err3)
-}
 
 // Main is tashi-agent's command line.
 func Main(ctx context.Context, args []string, stderr io.Writer) int {
@@ -55,17 +45,22 @@ func Main(ctx context.Context, args []string, stderr io.Writer) int {
 	pol, err3 := policy(cfg)
 	backoff, err4 := cfg.Duration("Agent", "heldBackoff")
 	retries, err5 := cfg.Int("Agent", "heldRetries")
-	if err := errors.Join(err, err2, err3, err4, err5); err != nil {
+	data, err6 := dataLocation(cfg, builtin.NewRegistry())
+	topo, err7 := topology(cfg)
+	hooks, err8 := hooksFrom(cfg)
+	if err := errors.Join(err, err2, err3, err4, err5, err6, err7, err8); err != nil {
 		log.Error("agent config", "err", err)
 		return 2
 	}
 	a, err := New(Config{Name: name, CM: cm, NMTLS: tlsCfg, ClaimTTL: ttl, Logger: log, Policy: pol,
-		HeldBackoff: backoff, HeldRetries: retries})
+		HeldBackoff: backoff, HeldRetries: retries, Locator: data.locator, HostMap: data.hostMap,
+		DataCacheTTL: data.cacheTTL, Topology: topo, Hooks: hooks})
 	if err != nil {
 		log.Error("agent", "err", err)
 		return 2
 	}
-	log.Info("agent running", "name", name)
+	log.Info("agent running", "name", name, "data_location", cfg.String("DataLocation", "plugin"),
+		"topology_hosts", len(topo.Hosts()))
 	_ = a.Run(ctx)
 	log.Info("agent stopped")
 	return 0

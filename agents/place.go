@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tashi-go/tashi/api"
+	"github.com/tashi-go/tashi/plugins/telemetry"
 	"github.com/tashi-go/tashi/scheduler"
 )
 
@@ -12,19 +13,27 @@ import (
 // placements (the record moved under the agent's feet).
 const maxReplans = 3
 
+// maxExplanations is the most explanations the CM takes in one call.
+const maxExplanations = 10000
+
 // place asks package scheduler where the Pending instances go, submits
 // the plans (an atomic one per gang), re-plans the rejected ones against a
 // fresh snapshot a bounded number of times, and records why the rest
-// wait.
+// wait and, for those placed with data, the locality they got. The racks
+// and the data the requests read are resolved before Place, which stays
+// pure.
 func (a *Agent) place(ctx context.Context, snap api.Snapshot) {
 	for try := 0; ; try++ {
 		s, reqs := scheduler.FromAPI(&snap, a.cfg.Policy)
 		if len(reqs) == 0 {
 			return
 		}
+		setRacks(s, a.cfg.Topology)
+		notes := a.data.fill(ctx, snap.Hosts, reqs)
 		res := scheduler.Place(s, reqs, snap.Now)
-		a.explain(ctx, res.Unplaced, snap)
-		rejected := a.submit(ctx, scheduler.Plans(a.cfg.Name, res), snap)
+		a.explain(ctx, res.Unplaced, notes, snap)
+		rejected, accepted := a.submit(ctx, scheduler.Plans(a.cfg.Name, res), snap)
+		a.explainPlaced(ctx, res.Placements, accepted, notes, snap)
 		if rejected == 0 || try+1 >= maxReplans {
 			return
 		}
@@ -36,11 +45,26 @@ func (a *Agent) place(ctx context.Context, snap api.Snapshot) {
 	}
 }
 
+// setRacks gives each host its rack from the topology; a host the
+// topology does not place (or places in rack "unknown") has none.
+func setRacks(s *scheduler.Snapshot, topo *telemetry.Topology) {
+	if topo == nil {
+		return
+	}
+	for i := range s.Hosts {
+		if loc, ok := topo.Locate(s.Hosts[i].Name); ok && loc.Rack != telemetry.Unknown {
+			s.Hosts[i].Rack = loc.Rack
+		}
+	}
+}
+
 // submit sends the plans and returns how many placements were rejected
-// for a reason a fresh plan could fix; placements another agent's plan
-// holds are not counted: its commit wakes this agent anyway.
-func (a *Agent) submit(ctx context.Context, plans []api.Plan, snap api.Snapshot) int {
+// for a reason a fresh plan could fix, and which instances the CM
+// accepted; placements another agent's plan holds are not counted: its
+// commit wakes this agent anyway.
+func (a *Agent) submit(ctx context.Context, plans []api.Plan, snap api.Snapshot) (int, map[int64]bool) {
 	rejected := 0
+	accepted := map[int64]bool{}
 	for _, p := range plans {
 		res, err := a.cfg.CM.SubmitPlan(ctx, p)
 		if err != nil {
@@ -50,24 +74,30 @@ func (a *Agent) submit(ctx context.Context, plans []api.Plan, snap api.Snapshot)
 		}
 		a.activateAccepted(ctx, p, res, snap)
 		for _, r := range res.Results {
-			if !r.Accepted && !r.Stale {
+			if r.Accepted {
+				accepted[r.InstanceID] = true
+			} else if !r.Stale {
 				rejected++
 				a.log.Info("placement not accepted", "instance_id", r.InstanceID, "reason", r.Reason)
 			}
 		}
 	}
-	return rejected
+	return rejected, accepted
 }
 
-// explain records, for every instance left Pending, why; only what
-// changed since this agent last said it is written.
-func (a *Agent) explain(ctx context.Context, unplaced []scheduler.Explanation, snap api.Snapshot) {
+// explain records, for every instance left Pending, why (with the files
+// of its dfsFiles hint that were not resolved); only what changed since
+// this agent last said it is written.
+func (a *Agent) explain(ctx context.Context, unplaced []scheduler.Explanation, notes map[int64]dataNote, snap api.Snapshot) {
 	var xs []api.Explanation
 	a.mu.Lock()
 	for _, u := range unplaced {
 		msg := u.String()
 		if u.Expired {
 			msg = fmt.Sprintf("gang has waited %s, past its deadline: %s", u.Waited.Round(1e9), msg)
+		}
+		if n := notes[u.InstanceID]; n.text != "" {
+			msg += "; " + n.text
 		}
 		if a.said[u.InstanceID] == msg {
 			continue
@@ -81,11 +111,50 @@ func (a *Agent) explain(ctx context.Context, unplaced []scheduler.Explanation, s
 		xs = append(xs, x)
 	}
 	a.mu.Unlock()
-	if len(xs) == 0 {
-		return
+	a.record(ctx, xs)
+}
+
+// explainPlaced records, for every accepted placement that read data,
+// had files not resolved, or replaces an earlier "why it waits", where
+// it went and the locality it got (Placement.Locality).
+func (a *Agent) explainPlaced(ctx context.Context, pls []scheduler.Placement, accepted map[int64]bool,
+	notes map[int64]dataNote, snap api.Snapshot) {
+	names := map[int64]string{}
+	for _, h := range snap.Hosts {
+		names[h.ID] = h.Name
 	}
-	if err := a.cfg.CM.Explain(ctx, xs); err != nil {
-		a.log.Warn("record explanations", "count", len(xs), "err", err)
+	var xs []api.Explanation
+	a.mu.Lock()
+	for _, pl := range pls {
+		_, waited := a.said[pl.InstanceID]
+		note, loc := notes[pl.InstanceID], pl.Locality()
+		if !accepted[pl.InstanceID] || (!waited && note.text == "" && loc == "") {
+			continue
+		}
+		delete(a.said, pl.InstanceID)
+		msg := "placed on " + names[pl.HostID]
+		if note.text != "" {
+			msg += "; " + note.placed()
+		}
+		xs = append(xs, api.Explanation{InstanceID: pl.InstanceID, Message: msg, Locality: loc, At: snap.Now})
+	}
+	a.mu.Unlock()
+	for _, x := range xs {
+		if x.Locality != "" {
+			a.log.Info("placed with data", "instance_id", x.InstanceID, "explanation", x.Message, "locality", x.Locality)
+		}
+	}
+	a.record(ctx, xs)
+}
+
+// record sends explanations to the CM, at most maxExplanations a call.
+func (a *Agent) record(ctx context.Context, xs []api.Explanation) {
+	for len(xs) > 0 {
+		n := min(len(xs), maxExplanations)
+		if err := a.cfg.CM.Explain(ctx, xs[:n]); err != nil {
+			a.log.Warn("record explanations", "count", n, "err", err)
+		}
+		xs = xs[n:]
 	}
 }
 

@@ -82,14 +82,20 @@ type Instance struct {
 	FailedHosts []int64      `json:"failedHosts,omitempty"`
 }
 
-// Explanation is an agent's account of a placement decision: how many
-// hosts each filter rejected, and a one-line summary.
+// Explanation is an agent's account of a placement decision: for an
+// instance left Pending, how many hosts each filter rejected and a
+// one-line summary; for a placed one, where it went and, when it reads
+// data (hint dfsFiles), the locality achieved.
 type Explanation struct {
 	InstanceID int64          `json:"instanceId"`
 	Message    string         `json:"message"`
 	Rejected   map[string]int `json:"rejected,omitempty"` // reason -> hosts
 	Considered int            `json:"considered,omitempty"`
-	At         time.Time      `json:"at"`
+	// Locality is, for a placed instance with data, how much of it is on
+	// its host and in its rack: "locality 812/1024 MiB node-local, 150
+	// MiB rack-local".
+	Locality string    `json:"locality,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // Group is the result of createMany.

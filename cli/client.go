@@ -148,7 +148,8 @@ func runImages(r *req) (output, error)   { return list(r.cm.Images(r.ctx)) }
 func runEvents(r *req) (output, error)   { return list(r.cm.Events(r.ctx, r.v.str("instance"))) }
 
 // runExplain prints the instance's state and the last agent's account of
-// its placement: how many hosts each filter rejected.
+// its placement: how many hosts each filter rejected or, once placed, the
+// locality of its data.
 func runExplain(r *req) (output, error) {
 	in, err := r.cm.Instance(r.ctx, r.v.str("instance"))
 	if err != nil {
@@ -178,6 +179,9 @@ func explainText(in api.Instance) string {
 		return strings.TrimRight(b.String(), "\n")
 	}
 	fmt.Fprintf(&b, "%s (as of %s)\n", x.Message, x.At.Format(time.RFC3339))
+	if x.Locality != "" {
+		fmt.Fprintf(&b, "%s\n", x.Locality)
+	}
 	reasons := make([]string, 0, len(x.Rejected))
 	for k := range x.Rejected {
 		reasons = append(reasons, k)

@@ -14,12 +14,25 @@ import (
 
 	"github.com/tashi-go/tashi/agents"
 	"github.com/tashi-go/tashi/internal/pki"
+	"github.com/tashi-go/tashi/plugins/datalocation"
+	"github.com/tashi-go/tashi/plugins/telemetry"
+	"github.com/tashi-go/tashi/scheduler"
 )
 
 // AgentOptions shape an in-process agent; zero fields take the defaults.
 type AgentOptions struct {
 	ClaimTTL time.Duration // default 3 s
 	Wait     time.Duration // longest watch (default 1 s)
+	// Policy is the scheduler's site configuration (zero: spread).
+	Policy scheduler.Policy
+	// Locator, HostMap and DataCacheTTL resolve the hint dfsFiles, and
+	// Topology gives the hosts their racks (see agents.Config).
+	Locator      datalocation.Locator
+	HostMap      datalocation.HostMap
+	DataCacheTTL time.Duration
+	Topology     *telemetry.Topology
+	// Hooks run after a guest starts and after it is destroyed.
+	Hooks []agents.Hook
 }
 
 // Agent is an agent running in the test process.
@@ -48,7 +61,9 @@ func (c *Cluster) StartAgent(name string, o AgentOptions) *Agent {
 		c.t.Fatal(err)
 	}
 	a, err := agents.New(agents.Config{Name: name, CM: c.client(c.AgentToken), NMTLS: tlsCfg,
-		ClaimTTL: o.ClaimTTL, Wait: o.Wait, Logger: c.logs.logger(name)})
+		ClaimTTL: o.ClaimTTL, Wait: o.Wait, Logger: c.logs.logger(name), Policy: o.Policy,
+		Locator: o.Locator, HostMap: o.HostMap, DataCacheTTL: o.DataCacheTTL, Topology: o.Topology,
+		Hooks: o.Hooks})
 	if err != nil {
 		c.t.Fatal(err)
 	}

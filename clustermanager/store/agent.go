@@ -426,7 +426,9 @@ func (s *Store) ReleaseClaim(ctx context.Context, claimID string) error {
 	return nil
 }
 
-// Explain records why instances are not placed. It is advisory: no
+// Explain records the agents' explanations: why instances are not
+// placed, or where they went and the locality of their data (the whole
+// api.Explanation is kept in instances.placement). It is advisory: no
 // version bump and no announcement, so writing it wakes no agent.
 func (s *Store) Explain(ctx context.Context, xs []api.Explanation) error {
 	if len(xs) > 10000 {
