@@ -34,8 +34,12 @@ func (h *recordingHook) note(what string, in api.Instance) error {
 	return nil
 }
 
-func (h *recordingHook) Created(_ context.Context, in api.Instance) error   { return h.note("created", in) }
-func (h *recordingHook) Destroyed(_ context.Context, in api.Instance) error { return h.note("destroyed", in) }
+func (h *recordingHook) Created(_ context.Context, in api.Instance) error {
+	return h.note("created", in)
+}
+func (h *recordingHook) Destroyed(_ context.Context, in api.Instance) error {
+	return h.note("destroyed", in)
+}
 
 func (h *recordingHook) seen() string {
 	h.mu.Lock()
