@@ -189,3 +189,30 @@ func TestTargetNMDownDuringMigration(t *testing.T) {
 		t.Fatalf("after the migration the guest has %q (%v)", v, err)
 	}
 }
+
+// A vlan network on a kernel without 802.1Q (this one): the VM ends Held
+// with a message that says so and what works instead, and nothing of it
+// is left on the host.
+func TestVLANWithout8021QIsHeld(t *testing.T) {
+	c := newCluster(t, func(c *cluster) {
+		c.nmTweak = func(cfg *nodemanager.Config) { cfg.Network.Uplink = "lo" }
+	})
+	c.startNM("h1")
+	if _, err := c.cm.Admin.AddNetwork(ctx, api.Network{Name: "vl", Kind: "vlan", SegmentID: 42,
+		CIDR: "10.253.42.0/24", Gateway: "10.253.42.1"}); err != nil {
+		t.Fatal(err)
+	}
+	spec := tinySpec("tagged", "")
+	spec.NICs = []api.NIC{{Network: "vl"}}
+	if _, err := c.user.CreateVM(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	in := c.waitState("tagged", api.Held, time.Minute)
+	if _, err := os.Stat("/proc/net/vlan/config"); err == nil {
+		t.Skip("this kernel has 802.1Q; the test is for kernels without it")
+	}
+	if !strings.Contains(in.Error, "802.1Q") || !strings.Contains(in.Error, "vxlan") {
+		t.Fatalf("Held with %q; want it to say the kernel lacks 802.1Q and that vxlan works", in.Error)
+	}
+	c.nothingLeft(t, "h1", in.ID)
+}
