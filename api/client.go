@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -403,4 +404,19 @@ func (c *Client) Release(ctx context.Context, id, version int64) (Message, error
 func (c *Client) ImageOp(ctx context.Context, op, src, dst string) (Image, error) {
 	var out Image
 	return out, c.Do(ctx, "POST", "/v1/images/"+esc(op), ImageOpRequest{Src: src, Dst: dst}, &out)
+}
+
+// Metric is getMetric: one metric of type typ from host from to host to.
+func (c *Client) Metric(ctx context.Context, from, to, typ string) (MetricValue, error) {
+	var out MetricValue
+	q := url.Values{"from": {from}, "to": {to}, "type": {typ}}
+	return out, c.Do(ctx, "GET", "/v1/metric?"+q.Encode(), nil, &out)
+}
+
+// AllMetrics is getAllMetrics: the metric of type typ from every host of
+// from to every host of to.
+func (c *Client) AllMetrics(ctx context.Context, from, to []string, typ string) (MetricMatrix, error) {
+	var out MetricMatrix
+	q := url.Values{"from": {strings.Join(from, ",")}, "to": {strings.Join(to, ",")}, "type": {typ}}
+	return out, c.Do(ctx, "GET", "/v1/metrics?"+q.Encode(), nil, &out)
 }

@@ -33,6 +33,7 @@ type view struct {
 }
 
 var views = map[reflect.Type]view{
+	rowsOf[api.MetricValue](): metricView, // telemetry.go
 	rowsOf[api.Instance](): {
 		defaults: []string{"id", "hostId", "name", "user", "state", "disk", "memory", "cores"},
 		computed: []column{{name: "disk", cell: firstDisk}},

@@ -92,7 +92,7 @@ func newRegistry(groups ...[]*verb) *registry {
 
 // builtinVerbs is tashi's whole verb table.
 func builtinVerbs() *registry {
-	return newRegistry(inGroup(groupClient, clientVerbs()), inGroup(groupAdmin, adminVerbs()),
+	return newRegistry(inGroup(groupClient, clientVerbs()), inGroup(groupClient, telemetryVerbs()), inGroup(groupAdmin, adminVerbs()),
 		inGroup(groupOther, otherVerbs()))
 }
 

@@ -32,7 +32,8 @@ type Options struct {
 	Limits         store.Limits
 	HeartbeatFlush time.Duration
 	IdempotencyTTL time.Duration
-	ClientConfig   string // if set, write a Client.cfg for the admin there
+	ClientConfig   string    // if set, write a Client.cfg for the admin there
+	Telemetry      Telemetry // [Telemetry]: topology, link model, sensors
 	Logger         *slog.Logger
 	Ready          func(addr string) // called once the API listens (tests)
 }
@@ -71,6 +72,8 @@ func OptionsFromConfig(c *configs.Config) (Options, error) {
 	}
 	b("allowDuplicateNames", &o.Limits.AllowDuplicateNames)
 	b("allowMismatchedVersions", &o.Limits.AllowMismatched)
+	o.Telemetry, err = telemetryFromConfig(c)
+	errs = append(errs, err)
 	return o, errors.Join(errs...)
 }
 
@@ -119,7 +122,8 @@ func startEmbedded(ctx context.Context, o Options, log *slog.Logger) (*pgembed.S
 }
 
 func serve(ctx context.Context, st *store.Store, o Options, log *slog.Logger) error {
-	srv := NewServer(st, log, o.Images)
+	srv := NewServer(st, log, o.Images, WithTelemetry(o.Telemetry))
+	log.Info("telemetry", o.Telemetry.describe()...)
 	srv.syncImages(ctx)
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {

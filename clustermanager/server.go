@@ -20,26 +20,39 @@ type Server struct {
 	hb      *heartbeats
 	metrics *metrics
 	images  images.Store // base images found there are synced into the record
+	tel     *telemetryService
 	mux     *http.ServeMux
 }
 
 // NewServer wires the routes. Call Start to run its background loops.
-func NewServer(st *store.Store, log *slog.Logger, imageStore images.Store) *Server {
+func NewServer(st *store.Store, log *slog.Logger, imageStore images.Store, opts ...ServerOption) *Server {
 	s := &Server{store: st, log: log, images: imageStore,
 		auth: &authCache{m: map[string]cachedActor{}, now: time.Now},
-		hub:  newHub(), metrics: newMetrics(), mux: http.NewServeMux()}
+		hub:  newHub(), metrics: newMetrics(), tel: newTelemetryService(Telemetry{}), mux: http.NewServeMux()}
 	s.hb = newHeartbeats(st, log, s.metrics.hbFlush)
+	for _, o := range opts {
+		o(s)
+	}
 	s.routes()
 	return s
 }
 
-// Start runs the change listener and the heartbeat writer until ctx ends.
-// The returned function waits for them to stop.
+// Start runs the change listener, the heartbeat writer and the telemetry
+// sensors' readers until ctx ends. The returned function waits for them
+// to stop.
 func (s *Server) Start(ctx context.Context, hbEvery time.Duration) (wait func()) {
-	done := make(chan struct{}, 2)
+	n := 2 + len(s.tel.cfg.Sensors)
+	done := make(chan struct{}, n)
 	go func() { s.hub.listen(ctx, s.store.Pool(), s.log); done <- struct{}{} }()
 	go func() { s.hb.run(ctx, hbEvery); done <- struct{}{} }()
-	return func() { <-done; <-done }
+	for i := range s.tel.cfg.Sensors {
+		go func() { s.tel.run(ctx, i, s.log); done <- struct{}{} }()
+	}
+	return func() {
+		for range n {
+			<-done
+		}
+	}
 }
 
 // ServeHTTP makes the Server an http.Handler.
@@ -54,6 +67,7 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.nmRoutes()
 	s.agentRoutes()
+	s.telemetryRoutes()
 	s.mux.Handle("GET /metrics", s.metrics.handler())
 	s.mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, api.Message{Message: "ok"})

@@ -3,6 +3,7 @@ package nodemanager_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,6 +136,17 @@ func TestGuestKilledAndNMRestart(t *testing.T) {
 	c.startNM("h1")
 	if got := c.waitState("b", api.Running, 30*time.Second); got.VMID != b.VMID {
 		t.Fatalf("after the NM restart b runs as %s, before %s", got.VMID, b.VMID)
+	}
+	// The restarted NM took over the network and serves its names again.
+	gw := c.subnet + ".1"
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, _ := exec.Command("dig", "+short", "+time=1", "+tries=1", "@"+gw, "b.tashi.internal").Output()
+		if strings.TrimSpace(string(out)) == b.NICs[0].IP {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the NM restart, dig b.tashi.internal at %s: %q; want %s", gw, out, b.NICs[0].IP)
+		}
 	}
 	info, err := c.nms["h1"].drv.Info(ctx, a.ID)
 	if err != nil {

@@ -89,6 +89,18 @@ func newNetstack(bridgePrefix, tapPrefix string, cfg NetConfig, log *slog.Logger
 		infos: map[int64]api.NetworkInfo{}, names: newNameServer(cfg.DNSTTL, log), ctx: context.Background()}, nil
 }
 
+// close stops every network's servers and releases the netlink handle,
+// when the node manager stops; bridges, taps and guests stay.
+func (s *netstack) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, hn := range s.nets {
+		s.stopServers(hn)
+		hn.serving = false
+	}
+	s.host.Close()
+}
+
 func toSetup(n api.NetworkInfo) netsetup.Network {
 	return netsetup.Network{ID: n.ID, Name: n.Name, Kind: n.Kind, SegmentID: n.SegmentID,
 		CIDR: n.CIDR, Gateway: n.Gateway, MTU: n.MTU}

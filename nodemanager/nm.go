@@ -98,6 +98,7 @@ func (n *NodeManager) Run(ctx context.Context, ready func(addr string)) error {
 	if err := n.net.recoverNets(); err != nil {
 		return err
 	}
+	defer n.net.close()
 	n.net.ctx = ctx
 	ln, err := net.Listen("tcp", n.cfg.Listen)
 	if err != nil {

@@ -49,6 +49,18 @@ func New(t testing.TB, opts ...Option) *Cluster {
 // NewWithImages is New with an image store the CM lists and works on.
 func NewWithImages(t testing.TB, imgs images.Store, opts ...Option) *Cluster {
 	t.Helper()
+	return start(t, imgs, nil, opts)
+}
+
+// NewWithTelemetry is New with the topology, link model and sensors the
+// CM computes metrics from; the sensors are read from the start.
+func NewWithTelemetry(t testing.TB, tel clustermanager.Telemetry, opts ...Option) *Cluster {
+	t.Helper()
+	return start(t, images.Store{}, []clustermanager.ServerOption{clustermanager.WithTelemetry(tel)}, opts)
+}
+
+func start(t testing.TB, imgs images.Store, srvOpts []clustermanager.ServerOption, opts []Option) *Cluster {
+	t.Helper()
 	dsn := pgtest.NewDB(t)
 	l := store.DefaultLimits()
 	l.ExpireHostTime = 5 * time.Second
@@ -60,7 +72,7 @@ func NewWithImages(t testing.TB, imgs images.Store, opts ...Option) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := clustermanager.NewServer(st, slog.New(slog.NewTextHandler(testWriter{t}, nil)), imgs)
+	srv := clustermanager.NewServer(st, slog.New(slog.NewTextHandler(testWriter{t}, nil)), imgs, srvOpts...)
 	wait := srv.Start(ctx, 50*time.Millisecond)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { hs.Close(); cancel(); wait(); st.Close() })
