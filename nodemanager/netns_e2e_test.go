@@ -234,12 +234,17 @@ func TestNetworksAcrossHosts(t *testing.T) {
 	h1, h2 := u.startNSHost(t, c, nmBin, 1), u.startNSHost(t, c, nmBin, 2)
 	k := strings.TrimPrefix(u.prefix, "10.252.")
 	vni := 5000 + int(short()[1])
+	var netA api.Network
 	for _, n := range []api.Network{
 		{Name: "a", Kind: "vxlan", SegmentID: vni, CIDR: "10.61." + k + ".0/24", Gateway: "10.61." + k + ".1", Domain: "a.test"},
 		{Name: "b", Kind: "vxlan", SegmentID: vni + 1, CIDR: "10.62." + k + ".0/24", Gateway: "10.62." + k + ".1", Domain: "b.test"},
 	} {
-		if _, err := c.cm.Admin.AddNetwork(ctx, n); err != nil {
+		got, err := c.cm.Admin.AddNetwork(ctx, n)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if n.Name == "a" {
+			netA = got
 		}
 	}
 	c.waitHostsUp(2, time.Minute)
@@ -303,6 +308,19 @@ func TestNetworksAcrossHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitGone("a2", time.Minute)
+	// a2 was network a's last guest on h2: its bridge and VXLAN device go.
+	bridgeA := fmt.Sprintf("%sb%d", c.brPfx, netA.ID)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := h2.exec("ip", "link", "show", bridgeA); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bridge %s of network a is still on h2 after its last guest left", bridgeA)
+		}
+	}
+	if _, err := h1.exec("ip", "link", "show", bridgeA); err != nil {
+		t.Fatalf("bridge %s of network a is gone from h1, where a1 still runs: %v", bridgeA, err)
+	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		out, _ := h1.exec("dig", "+short", "+time=2", "@"+gw, "a2.a.test")
 		if out == "" {
