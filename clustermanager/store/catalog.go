@@ -104,6 +104,9 @@ func (s *Store) AddNetwork(ctx context.Context, a Actor, key string, n api.Netwo
 		if err := insertRanges(ctx, tx, n.ID, rs); err != nil {
 			return nil, err
 		}
+		if err := createCursor(ctx, tx, n.ID); err != nil {
+			return nil, err
+		}
 		n.Ranges = rangeStrings(rs)
 		return n, logEvent(ctx, tx, a, nil, nil, "addNetwork", map[string]any{"name": n.Name})
 	})
@@ -143,6 +146,9 @@ func (s *Store) DelNetwork(ctx context.Context, a Actor, key, ref string) (Answe
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM networks WHERE id = $1`, id); err != nil {
 			return nil, fmt.Errorf("remove network %s: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, "DROP SEQUENCE IF EXISTS "+cursorSeq(id)); err != nil {
+			return nil, fmt.Errorf("remove the address cursor of network %s: %w", name, err)
 		}
 		return api.Message{Message: fmt.Sprintf("Network %s removed.", name)},
 			logEvent(ctx, tx, a, nil, nil, "delNetwork", map[string]any{"name": name})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -218,13 +217,13 @@ func (s *Store) admit(ctx context.Context, tx pgx.Tx, a Actor, spec api.Instance
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := allocate(ctx, tx, nets, len(names))
+	addrs, err := s.drawAll(ctx, tx, nets, len(names))
 	if err != nil {
 		return nil, err
 	}
 	ids := make([]int64, 0, len(names))
 	for k, name := range names {
-		id, err := s.insertInstance(ctx, tx, a, owner, name, spec, gid, withAddresses(nets, addrs, k))
+		id, err := s.insertInstance(ctx, tx, a, owner, name, spec, gid, withCandidates(nets, addrs, k))
 		if err != nil {
 			return nil, err
 		}
@@ -360,6 +359,7 @@ type nicNet struct {
 	netID   int64
 	cidr    *net.IPNet
 	gateway net.IP
+	drawn   bool // IP is a candidate from the network's cursor, not the user's
 }
 
 func (s *Store) resolveNICNetworks(ctx context.Context, tx pgx.Tx, nics []api.NIC) ([]nicNet, error) {
@@ -400,15 +400,6 @@ func (s *Store) resolveNICNetworks(ctx context.Context, tx pgx.Tx, nics []api.NI
 	return out, nil
 }
 
-// withAddresses is nets with instance k's addresses filled in.
-func withAddresses(nets []nicNet, addrs [][]string, k int) []nicNet {
-	out := slices.Clone(nets)
-	for i := range out {
-		out[i].IP = addrs[i][k]
-	}
-	return out
-}
-
 func (s *Store) insertInstance(ctx context.Context, tx pgx.Tx, a Actor, owner int64, name string,
 	spec api.InstanceSpec, gid *int64, nets []nicNet) (int64, error) {
 	nics := make([]api.NIC, len(nets))
@@ -422,43 +413,73 @@ func (s *Store) insertInstance(ctx context.Context, tx pgx.Tx, a Actor, owner in
 	if hints == nil {
 		hints = map[string]string{}
 	}
-	var id int64
-	err := tx.QueryRow(ctx, `INSERT INTO instances (name, user_id, state, cores, memory, disks, nics, hints, group_id)
-		VALUES ($1, $2, 'Pending', $3, $4, $5, $6, $7, $8) RETURNING id`,
-		name, owner, spec.Cores, spec.Memory, spec.Disks, nics, hints, gid).Scan(&id)
+	for _, n := range nets {
+		if n.IP != "" && !n.drawn {
+			if err := checkFixed(n); err != nil {
+				return 0, err
+			}
+		}
+	}
+	id, leased, err := insertWithLeases(ctx, tx, owner, name, spec, hints, gid, nets, nics)
 	if err != nil {
-		return 0, fmt.Errorf("insert instance %s: %w", name, err)
+		return 0, err
 	}
 	for i, n := range nets {
-		if err := leaseFixed(ctx, tx, id, i, n, nics[i].MAC); err != nil {
+		if n.IP == "" || leased[i] {
+			continue
+		}
+		if !n.drawn {
+			return 0, api.Errorf(api.CodeDuplicate, "nics", "address %s on network %s is already leased", n.IP, n.Network)
+		}
+		if _, err := s.redraw(ctx, tx, id, i, n, nics[i].MAC); err != nil {
 			return 0, err
 		}
 	}
 	return id, logEvent(ctx, tx, a, &id, nil, "create", map[string]any{"name": name, "state": api.Pending})
 }
 
-// leaseFixed records a NIC's address, chosen by the user or allocated;
-// it must be one of the network's host addresses, not its gateway, and
-// free.
-func leaseFixed(ctx context.Context, tx pgx.Tx, inst int64, idx int, n nicNet, mac string) error {
-	if n.IP == "" {
-		return nil
+// insertWithLeases inserts the instance and the leases of its NICs'
+// addresses in one statement (one round trip); it says which NICs got
+// their address (a held one is left out, not an error).
+func insertWithLeases(ctx context.Context, tx pgx.Tx, owner int64, name string, spec api.InstanceSpec,
+	hints map[string]string, gid *int64, nets []nicNet, nics []api.NIC) (int64, map[int]bool, error) {
+	var netIDs []int64
+	var addrs, macs []string
+	var idxs []int32
+	for i, n := range nets {
+		if n.IP != "" {
+			netIDs, addrs, macs, idxs = append(netIDs, n.netID), append(addrs, n.IP), append(macs, nics[i].MAC), append(idxs, int32(i))
+		}
 	}
+	var id int64
+	var got []int32
+	err := tx.QueryRow(ctx, `WITH i AS (
+			INSERT INTO instances (name, user_id, state, cores, memory, disks, nics, hints, group_id)
+			VALUES ($1, $2, 'Pending', $3, $4, $5, $6, $7, $8) RETURNING id),
+		l AS (INSERT INTO leases (network_id, address, instance_id, nic_index, mac)
+			SELECT u.n, u.a::inet, i.id, u.x, u.m::macaddr FROM i, unnest($9::bigint[], $10::text[], $11::int[], $12::text[]) u(n, a, x, m)
+			ON CONFLICT (network_id, address) DO NOTHING RETURNING nic_index)
+		SELECT i.id, coalesce((SELECT array_agg(nic_index) FROM l), '{}') FROM i`,
+		name, owner, spec.Cores, spec.Memory, spec.Disks, nics, hints, gid, netIDs, addrs, idxs, macs).Scan(&id, &got)
+	if err != nil {
+		return 0, nil, fmt.Errorf("insert instance %s: %w", name, err)
+	}
+	leased := make(map[int]bool, len(got))
+	for _, x := range got {
+		leased[int(x)] = true
+	}
+	return id, leased, nil
+}
+
+// checkFixed checks a user's fixed address: one of the network's host
+// addresses, not its gateway.
+func checkFixed(n nicNet) error {
 	ip := net.ParseIP(n.IP)
 	if n.cidr == nil || !n.cidr.Contains(ip) {
 		return api.Errorf(api.CodeInvalid, "nics", "address %s is outside network %s (%v); accepted: an address in %v", n.IP, n.Network, n.cidr, n.cidr)
 	}
 	if hr := hostRange(n.cidr); u32(ip) < hr.first || u32(ip) > hr.last || ip.Equal(n.gateway) {
 		return api.Errorf(api.CodeInvalid, "nics", "address %s is the network, broadcast or gateway address of %s; accepted: %s-%s except the gateway", n.IP, n.Network, ip4(hr.first), ip4(hr.last))
-	}
-	tag, err := tx.Exec(ctx, `INSERT INTO leases (network_id, address, instance_id, nic_index, mac)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (network_id, address) DO NOTHING`,
-		n.netID, n.IP, inst, idx, mac)
-	if err != nil {
-		return fmt.Errorf("lease %s: %w", n.IP, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return api.Errorf(api.CodeDuplicate, "nics", "address %s on network %s is already leased", n.IP, n.Network)
 	}
 	return nil
 }

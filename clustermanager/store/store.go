@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	mrand "math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,6 +50,7 @@ type Store struct {
 	pool   *pgxpool.Pool
 	limits Limits
 	now    func() time.Time
+	pools  sync.Map // network id -> its address pool (ranges never change)
 }
 
 // Open connects to dsn and applies the schema migrations.
@@ -124,7 +127,30 @@ type mutation func(ctx context.Context, tx pgx.Tx) (any, error)
 // Mutate runs fn in one transaction, announces the change, and remembers
 // the answer under key, so that a retry with the same key gets the first
 // answer and changes nothing. An empty key disables the memory.
+//
+// A transaction PostgreSQL aborts as a deadlock victim or for a
+// serialization failure is run again, up to 3 times: two admissions that
+// drew each other's addresses after the cursor wrapped, for one.
 func (s *Store) Mutate(ctx context.Context, a Actor, key string, status int, fn mutation) (Answer, error) {
+	for try := 1; ; try++ {
+		ans, err := s.mutateOnce(ctx, a, key, status, fn)
+		if try == 3 || !retryable(err) {
+			return ans, mapErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return ans, mapErr(err)
+		case <-time.After(time.Duration(try*(1+mrand.IntN(5))) * time.Millisecond):
+		}
+	}
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+func (s *Store) mutateOnce(ctx context.Context, a Actor, key string, status int, fn mutation) (Answer, error) {
 	var ans Answer
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if key != "" {
@@ -151,7 +177,7 @@ func (s *Store) Mutate(ctx context.Context, a Actor, key string, status int, fn 
 		}
 		return notify(ctx, tx)
 	})
-	return ans, mapErr(err)
+	return ans, err
 }
 
 // claimKey inserts the key; if another transaction already committed it,
