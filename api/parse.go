@@ -168,7 +168,9 @@ var hintKey = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 // ParseHints parses --hints: k=v,k2=v2. Keys are made of letters, digits,
 // '_', '.' and '-'; a key may appear once; keys starting with "__" are
 // reserved for the system. The value is everything after the first '='.
-// An empty string means no hints (a nil map).
+// An item with no '=' continues the value before it, so that a hint may
+// hold a list: dfsFiles=/data/a,/data/b. An empty string means no hints
+// (a nil map).
 func ParseHints(s string) (map[string]string, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
@@ -178,7 +180,12 @@ func ParseHints(s string) (map[string]string, error) {
 		return nil, err
 	}
 	hints := make(map[string]string, len(items))
+	last := ""
 	for i, item := range items {
+		if !strings.Contains(item, "=") && last != "" {
+			hints[last] += "," + item
+			continue
+		}
 		k, v, err := parseHint(i, item)
 		if err != nil {
 			return nil, err
@@ -187,7 +194,7 @@ func ParseHints(s string) (map[string]string, error) {
 			return nil, Errorf(CodeInvalid, "hints", "hints: key %q is given twice; "+
 				"each key may appear once", k)
 		}
-		hints[k] = v
+		hints[k], last = v, k
 	}
 	return hints, nil
 }

@@ -122,6 +122,9 @@ func TestParseHints(t *testing.T) {
 		{in: "=v", errWant: "is not valid"},
 		{in: "a b=v", errWant: "is not valid"},
 		{in: "novalue", errWant: "has no '='"},
+		{in: "dfsFiles=/data/a,/data/b,loadAware=true", want: map[string]string{
+			"dfsFiles": "/data/a,/data/b", "loadAware": "true"}},
+		{in: "a=1, x ,y", want: map[string]string{"a": "1,x,y"}},
 		{in: "a=1,,b=2", errWant: "item 2"},
 	}
 	for _, tt := range tests {
