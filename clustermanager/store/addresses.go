@@ -185,7 +185,7 @@ func (s *Store) drawAll(ctx context.Context, tx pgx.Tx, nets []nicNet, count int
 		if err != nil {
 			return nil, err
 		}
-		if p.size == 0 {
+		if p.usable() < 1 {
 			return nil, fullErr(n.Network, count)
 		}
 		cands, err := draw(ctx, tx, n.netID, p, count)
@@ -218,18 +218,24 @@ func (s *Store) checkRoom(ctx context.Context, tx pgx.Tx, n nicNet) error {
 	if err != nil {
 		return err
 	}
-	var used int64
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM leases WHERE network_id = $1`, n.netID).Scan(&used); err != nil {
+	var used int64 // leases inside the ranges: fixed addresses may lie outside them
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM leases l WHERE l.network_id = $1 AND EXISTS (
+			SELECT 1 FROM address_ranges r WHERE r.network_id = $1 AND l.address BETWEEN r.first_addr AND r.last_addr)`,
+		n.netID).Scan(&used); err != nil {
 		return fmt.Errorf("count the leases of network %s: %w", n.Network, err)
 	}
-	free := p.size - used
-	if p.gateway != 0 && p.contains(p.gateway) {
-		free--
-	}
-	if free < 1 {
+	if p.usable()-used < 1 {
 		return fullErr(n.Network, 1)
 	}
 	return nil
+}
+
+// usable is how many addresses of the pool a guest may get.
+func (p pool) usable() int64 {
+	if p.gateway != 0 && p.contains(p.gateway) {
+		return p.size - 1
+	}
+	return p.size
 }
 
 func (p pool) contains(a uint32) bool {

@@ -377,9 +377,10 @@ func (s *Store) resolveNICNetworks(ctx context.Context, tx pgx.Tx, nics []api.NI
 		var gw *netip.Addr
 		// With no network named: the one flagged default, else the
 		// configured defaultNetwork.
+		// KEY SHARE: a concurrent delNetwork waits for this admission.
 		err := tx.QueryRow(ctx, `SELECT id, cidr, gateway, name FROM networks
 			WHERE id = $2 OR name = $1 OR ($3 AND is_default)
-			ORDER BY ($3 AND is_default) DESC, (name = $1) DESC LIMIT 1`,
+			ORDER BY ($3 AND is_default) DESC, (name = $1) DESC LIMIT 1 FOR KEY SHARE`,
 			ref, refID(ref), n.Network == "").Scan(&nn.netID, &cidr, &gw, &ref)
 		if err == pgx.ErrNoRows {
 			if n.Network == "" && len(nics) == 1 && n.IP == "" {
