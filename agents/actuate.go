@@ -133,8 +133,11 @@ func (a *Agent) simple(op string) step {
 // record is cleared anyway (Tashi did the same) and the event log says so.
 func (a *Agent) destroy(ctx context.Context, w *work) api.ClaimOutcome {
 	if w.host == nil || !w.host.Up {
-		a.runHooks(ctx, w.in, false)
-		return api.ClaimOutcome{Event: api.EvOpFinished, Error: "no live host: removed from the record only"}
+		msg := "no live host: removed from the record only"
+		if hookErr := a.runHooks(ctx, w.in, false); hookErr != "" {
+			msg += "; " + hookErr
+		}
+		return api.ClaimOutcome{Event: api.EvOpFinished, Error: msg}
 	}
 	req := api.OpRequest{OpID: fmt.Sprintf("destroy-%d-%d", w.in.ID, w.in.Version)}
 	if _, err := a.nm(w.host).Op(ctx, w.in.ID, "destroy", req); err != nil && !api.IsCode(err, api.CodeNotFound) {

@@ -165,11 +165,14 @@ func FormatNICs(ns []NIC) string {
 
 var hintKey = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
+// ListHints are the hints whose value is a comma-separated list.
+var ListHints = map[string]bool{"dfsFiles": true}
+
 // ParseHints parses --hints: k=v,k2=v2. Keys are made of letters, digits,
 // '_', '.' and '-'; a key may appear once; keys starting with "__" are
 // reserved for the system. The value is everything after the first '='.
-// An item with no '=' continues the value before it, so that a hint may
-// hold a list: dfsFiles=/data/a,/data/b. An empty string means no hints
+// After a list hint (ListHints), an item with no '=' continues its value:
+// dfsFiles=/data/a,/data/b. An empty string means no hints
 // (a nil map).
 func ParseHints(s string) (map[string]string, error) {
 	if strings.TrimSpace(s) == "" {
@@ -182,7 +185,7 @@ func ParseHints(s string) (map[string]string, error) {
 	hints := make(map[string]string, len(items))
 	last := ""
 	for i, item := range items {
-		if !strings.Contains(item, "=") && last != "" {
+		if !strings.Contains(item, "=") && ListHints[last] {
 			hints[last] += "," + item
 			continue
 		}

@@ -124,7 +124,8 @@ func TestParseHints(t *testing.T) {
 		{in: "novalue", errWant: "has no '='"},
 		{in: "dfsFiles=/data/a,/data/b,loadAware=true", want: map[string]string{
 			"dfsFiles": "/data/a,/data/b", "loadAware": "true"}},
-		{in: "a=1, x ,y", want: map[string]string{"a": "1,x,y"}},
+		{in: "dfsFiles=/a, /b ,/c", want: map[string]string{"dfsFiles": "/a,/b,/c"}},
+		{in: "targetHost=h1,densePack", errWant: "has no '='"},
 		{in: "a=1,,b=2", errWant: "item 2"},
 	}
 	for _, tt := range tests {

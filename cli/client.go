@@ -75,7 +75,7 @@ func withSpec(head arg, extra ...arg) []arg {
 			help: "comma-separated uri[:persistent], e.g. tiny.qcow2 or data.qcow2:True"},
 		{name: "nics", kind: kNICs,
 			help: "comma-separated network:ip:mac; an empty part means the default network, no fixed ip, a mac the CM picks"},
-		{name: "hints", kind: kHints, help: "comma-separated key=value hints, e.g. targetHost=node3 or dfsFiles=/data/a,/data/b,loadAware=true (an item without = continues the value before it)"},
+		{name: "hints", kind: kHints, help: "comma-separated key=value hints, e.g. targetHost=node3 or dfsFiles=/data/a,/data/b,loadAware=true (after dfsFiles, an item without = continues its list)"},
 	}
 	return append(args, extra...)
 }

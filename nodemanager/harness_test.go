@@ -69,6 +69,13 @@ type nmProc struct {
 	done   chan error
 }
 
+// randByte is a random number 0..255, for test subnets.
+func randByte() int {
+	var b [1]byte
+	_, _ = rand.Read(b[:])
+	return int(b[0])
+}
+
 func short() string {
 	var b [2]byte
 	_, _ = rand.Read(b[:])
@@ -96,7 +103,7 @@ func newCluster(t *testing.T, opts ...func(*cluster)) *cluster {
 	}
 	c.cm.Image(t, images.TinyImage)
 	c.pkiDir = t.TempDir()
-	c.subnet = fmt.Sprintf("10.251.%d", 1+int(short()[0])%250)
+	c.subnet = fmt.Sprintf("10.251.%d", 1+randByte()%250)
 	if _, err := c.cm.Admin.AddNetwork(ctx, api.Network{Name: cmp.Or(c.netName, "default"), Kind: "bridge",
 		CIDR: c.subnet + ".0/24", Gateway: c.subnet + ".1", Default: c.netName == ""}); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ func (ns *nameServer) serve(ip net.IP) (func(), error) {
 	defer ns.mu.Unlock()
 	srv := dns.NewServer(ns.zone, ns.log)
 	if _, err := srv.Start(net.JoinHostPort(ip.String(), "53")); err != nil {
+		_ = srv.Close()
 		return nil, err
 	}
 	ns.servers[srv] = true

@@ -43,7 +43,7 @@ func ipCmd(t *testing.T, args ...string) {
 }
 
 func newUnderlay(t *testing.T, c *cluster) *underlay {
-	u := &underlay{bridge: "tu" + short(), prefix: fmt.Sprintf("10.252.%d", 1+int(short()[0])%250)}
+	u := &underlay{bridge: "tu" + short(), prefix: fmt.Sprintf("10.252.%d", 1+randByte()%250)}
 	ipCmd(t, "link", "add", u.bridge, "type", "bridge")
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", u.bridge).Run() })
 	ipCmd(t, "addr", "add", u.prefix+".254/24", "dev", u.bridge)

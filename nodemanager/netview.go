@@ -11,9 +11,10 @@ import (
 )
 
 // recoverNets takes over the networks and taps a previous node manager
-// process left for the guests that survived it. Their servers start when
-// the first view from the CM gives the networks' details.
-func (s *netstack) recoverNets() error {
+// process left for the guests that survived it (alive), and removes the
+// taps of those that did not. Their servers start when the first view
+// from the CM gives the networks' details.
+func (s *netstack) recoverNets(alive map[int64]bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	states, err := s.host.Networks()
@@ -27,6 +28,12 @@ func (s *netstack) recoverNets() error {
 			var nic int
 			if _, err := fmt.Sscanf(strings.TrimPrefix(port, s.tapPrefix), "%d.%d", &id, &nic); err != nil ||
 				!strings.HasPrefix(port, s.tapPrefix) {
+				continue
+			}
+			if !alive[id] { // its guest died while no node manager watched
+				if err := s.host.Detach(port); err != nil {
+					s.log.Warn("remove the tap of a guest gone", "tap", port, "err", err)
+				}
 				continue
 			}
 			s.guests[id] = append(s.guests[id], guestNIC{tap: port, netID: st.ID})

@@ -32,6 +32,7 @@ type netstack struct {
 	nets   map[int64]*hostedNet      // network id -> what runs for it here
 	names  *nameServer               // the cluster's names, shared by every bridge
 	ctx    context.Context           // lives as long as the node manager
+	closed bool                      // the node manager stopped: wire nothing more
 	infos  map[int64]api.NetworkInfo // latest known details per network id
 }
 
@@ -94,9 +95,9 @@ func newNetstack(bridgePrefix, tapPrefix string, cfg NetConfig, log *slog.Logger
 func (s *netstack) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	for _, hn := range s.nets {
 		s.stopServers(hn)
-		hn.serving = false
 	}
 	s.host.Close()
 }
@@ -111,6 +112,13 @@ func toSetup(n api.NetworkInfo) netsetup.Network {
 func (s *netstack) attach(in api.Instance, nets map[string]api.NetworkInfo) (taps []string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errors.New("the node manager is stopping")
+	}
+	if old, ok := s.guests[in.ID]; ok { // taps left by an earlier life of this guest
+		delete(s.guests, in.ID)
+		s.detachLocked(old)
+	}
 	var done []guestNIC
 	defer func() {
 		if err != nil {
@@ -161,11 +169,22 @@ func (s *netstack) attachNIC(in api.Instance, i int, info api.NetworkInfo) (gues
 }
 
 // ensureNet makes the network's bridge and uplink here and starts its
-// servers, once.
+// servers, once. An entry whose bridge went away is made again; one taken
+// over after a restart gets its details and servers now if the view has
+// not brought them yet.
 func (s *netstack) ensureNet(info api.NetworkInfo) (*hostedNet, error) {
 	s.infos[info.ID] = info
-	if hn := s.nets[info.ID]; hn != nil {
+	if hn := s.nets[info.ID]; hn != nil && linkExists(hn.bridge) {
+		if !hn.serving {
+			hn.info = info
+			if err := s.startServers(hn); err != nil {
+				return nil, err
+			}
+		}
 		return hn, nil
+	} else if hn != nil {
+		s.stopServers(hn)
+		delete(s.nets, info.ID)
 	}
 	br, err := s.host.EnsureNetwork(toSetup(info), s.peers)
 	if err != nil {
@@ -207,25 +226,27 @@ func (s *netstack) startServers(hn *hostedNet) (err error) {
 			s.stopServers(hn)
 		}
 	}()
-	hn.serving = true
-	if !s.serveDHCP(hn.info) {
-		return nil
+	if s.closed {
+		return errors.New("the node manager is stopping")
 	}
 	gw := net.ParseIP(hn.info.Gateway)
-	srv, err := dhcp.New(hn.bridge, gw, &hn.leases, s.log.With("bridge", hn.bridge))
-	if err != nil {
-		return fmt.Errorf("dhcp on %s: %w", hn.bridge, err)
+	if s.serveDHCP(hn.info) {
+		srv, err := dhcp.New(hn.bridge, gw, &hn.leases, s.log.With("bridge", hn.bridge))
+		if err != nil {
+			return fmt.Errorf("dhcp on %s: %w", hn.bridge, err)
+		}
+		ctx, cancel := context.WithCancel(s.ctx)
+		go func() { _ = srv.Serve(ctx) }()
+		hn.stop = append(hn.stop, func() { cancel(); _ = srv.Close() })
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	go func() { _ = srv.Serve(ctx) }()
-	hn.stop = append(hn.stop, func() { cancel(); _ = srv.Close() })
-	if !s.cfg.NoDNS {
+	if !s.cfg.NoDNS && gw != nil {
 		stop, err := s.names.serve(gw)
 		if err != nil {
 			return fmt.Errorf("dns on %s: %w", hn.bridge, err)
 		}
 		hn.stop = append(hn.stop, stop)
 	}
+	hn.serving = true
 	return nil
 }
 
@@ -233,7 +254,7 @@ func (s *netstack) stopServers(hn *hostedNet) {
 	for _, f := range hn.stop {
 		f()
 	}
-	hn.stop = nil
+	hn.stop, hn.serving = nil, false
 }
 
 // lease puts a guest NIC's record address into its network's DHCP table.
@@ -313,4 +334,9 @@ func (s *netstack) unport(netID int64) {
 		s.log.Warn("remove network", "network", hn.info.Name, "err", err)
 	}
 	s.log.Info("network down", "network", hn.info.Name, "bridge", hn.bridge)
+}
+
+func linkExists(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
 }

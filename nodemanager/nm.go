@@ -95,7 +95,11 @@ func (n *NodeManager) Run(ctx context.Context, ready func(addr string)) error {
 		return fmt.Errorf("recover guests: %w", err)
 	}
 	n.log.Info("recovered guests", "count", len(recovered))
-	if err := n.net.recoverNets(); err != nil {
+	alive := map[int64]bool{}
+	for _, g := range recovered {
+		alive[g.InstanceID] = g.State != vmm.StateExited
+	}
+	if err := n.net.recoverNets(alive); err != nil {
 		return err
 	}
 	defer n.net.close()
