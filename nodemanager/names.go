@@ -11,33 +11,36 @@ import (
 	"github.com/tashi-go/tashi/plugins/dns"
 )
 
-// nameServer answers the cluster's names (every guest address in the
-// record, forward and reverse) on each bridge's gateway, port 53, from
-// the latest node manager view. Every listener answers from the same
-// zone; a new view swaps it in at once.
+// nameServer answers guests' names on each bridge's gateway, port 53,
+// from the latest node manager view. The server on a network's gateway
+// answers that network's names only (forward in its domain, reverse in
+// its cidr): a guest learns no names of networks it is not on. A new view
+// swaps every network's zone in at once.
 type nameServer struct {
 	ttl uint32
 	log *slog.Logger
 
 	mu      sync.Mutex
-	zone    *dns.Zone
-	servers map[*dns.Server]bool
+	zones   map[int64]*dns.Zone // by network id
+	servers map[*dns.Server]int64
 }
 
 func newNameServer(ttl time.Duration, log *slog.Logger) *nameServer {
-	return &nameServer{ttl: uint32(ttl / time.Second), log: log, servers: map[*dns.Server]bool{}}
+	return &nameServer{ttl: uint32(ttl / time.Second), log: log, zones: map[int64]*dns.Zone{},
+		servers: map[*dns.Server]int64{}}
 }
 
-// serve starts answering on ip:53; the returned func stops it.
-func (ns *nameServer) serve(ip net.IP) (func(), error) {
+// serve starts answering network netID's names on ip:53; the returned
+// func stops it.
+func (ns *nameServer) serve(netID int64, ip net.IP) (func(), error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
-	srv := dns.NewServer(ns.zone, ns.log)
+	srv := dns.NewServer(ns.zones[netID], ns.log)
 	if _, err := srv.Start(net.JoinHostPort(ip.String(), "53")); err != nil {
 		_ = srv.Close()
 		return nil, err
 	}
-	ns.servers[srv] = true
+	ns.servers[srv] = netID
 	return func() {
 		ns.mu.Lock()
 		delete(ns.servers, srv)
@@ -46,65 +49,48 @@ func (ns *nameServer) serve(ip net.IP) (func(), error) {
 	}, nil
 }
 
-// set builds the zone of a view and gives it to every listener.
+// set builds every network's zone from a view and gives each listener
+// its network's.
 func (ns *nameServer) set(v api.NMView) {
-	z, err := zoneOf(v, ns.ttl)
-	if err != nil {
-		ns.log.Error("build the dns zone from the view", "err", err)
-		return
+	zones := map[int64]*dns.Zone{}
+	for _, n := range v.Networks {
+		z, err := ns.zoneOf(v, n)
+		if err != nil {
+			ns.log.Error("build a network's dns zone from the view", "network", n.Name, "err", err)
+			continue
+		}
+		zones[n.ID] = z
 	}
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
-	ns.zone = z
-	for srv := range ns.servers {
-		srv.Set(z)
+	ns.zones = zones
+	for srv, id := range ns.servers {
+		srv.Set(zones[id])
 	}
 }
 
-// zoneOf is the cluster's names as a zone: a forward domain per network
-// domain, a reverse zone per network CIDR.
-func zoneOf(v api.NMView, ttl uint32) (*dns.Zone, error) {
-	cfg := dns.ZoneConfig{TTL: ttl, Serial: uint32(v.Index)}
-	seen := map[string]bool{}
-	for _, n := range v.Networks {
-		d := api.FQDN("x", n.Domain)[2:]
-		if !seen[d] {
-			seen[d] = true
-			cfg.Domains = append(cfg.Domains, d)
-		}
-		if n.CIDR != "" {
-			cfg.ReverseCIDRs = append(cfg.ReverseCIDRs, n.CIDR)
-		}
+// zoneOf is one network's names as a zone: its domain forward, its cidr
+// reverse. A name DNS cannot carry (an underscore, say) is left out and
+// logged rather than costing every other name its answer.
+func (ns *nameServer) zoneOf(v api.NMView, n api.Network) (*dns.Zone, error) {
+	cfg := dns.ZoneConfig{TTL: ns.ttl, Serial: uint32(v.Index), Domains: []string{api.FQDN("x", n.Domain)[2:]}}
+	if n.CIDR != "" {
+		cfg.ReverseCIDRs = []string{n.CIDR}
 	}
-	if len(cfg.Domains) == 0 {
-		cfg.Domains = []string{api.DefaultDomain + "."}
-	}
-	cfg.Domains = outermost(cfg.Domains)
-	recs := make([]dns.Record, 0, len(v.Names))
+	var recs []dns.Record
 	for _, r := range v.Names {
+		if r.Network != n.ID {
+			continue
+		}
+		if _, err := dns.CanonicalName(r.FQDN); err != nil {
+			ns.log.Warn("a guest name DNS cannot carry; left out", "name", r.FQDN, "err", err)
+			continue
+		}
 		recs = append(recs, dns.Record{Name: r.FQDN, IP: net.ParseIP(r.IP)})
 	}
 	z, err := dns.NewZone(cfg, recs)
 	if err != nil {
-		return nil, fmt.Errorf("zone of view %d: %w", v.Index, err)
+		return nil, fmt.Errorf("zone of network %s at view %d: %w", n.Name, v.Index, err)
 	}
 	return z, nil
-}
-
-// outermost drops domains inside another of the list (a.b. inside b.),
-// since a zone may not nest forward domains.
-func outermost(ds []string) []string {
-	var out []string
-	for _, d := range ds {
-		inner := false
-		for _, o := range ds {
-			if o != d && len(d) > len(o) && d[len(d)-len(o)-1:] == "."+o {
-				inner = true
-			}
-		}
-		if !inner {
-			out = append(out, d)
-		}
-	}
-	return out
 }

@@ -300,8 +300,16 @@ func TestNetworksAcrossHosts(t *testing.T) {
 	if out, err := h1.exec("dig", "+short", "+time=2", "@"+gw, "a2.a.test"); err != nil || out != a2.ip {
 		t.Errorf("dig a2.a.test at h1's gateway: %q %v; want %s", out, err, a2.ip)
 	}
-	if out, err := h1.exec("dig", "+short", "+time=2", "@"+gw, "-x", b1.ip); err != nil || out != "b1.b.test." {
-		t.Errorf("dig -x %s at h1's gateway: %q %v; want b1.b.test.", b1.ip, out, err)
+	if out, err := h1.exec("dig", "+short", "+time=2", "@"+gw, "-x", a2.ip); err != nil || out != "a2.a.test." {
+		t.Errorf("dig -x %s at h1's gateway: %q %v; want a2.a.test.", a2.ip, out, err)
+	}
+	gwB := "10.62." + k + ".1"
+	if out, err := h2.exec("dig", "+short", "+time=2", "@"+gwB, "-x", b1.ip); err != nil || out != "b1.b.test." {
+		t.Errorf("dig -x %s at network b's gateway: %q %v; want b1.b.test.", b1.ip, out, err)
+	}
+	// Each gateway answers its own network's names only.
+	if out, _ := h2.exec("dig", "+time=2", "@"+gwB, "a2.a.test"); !strings.Contains(out, "status: REFUSED") {
+		t.Errorf("network b's gateway answered a name of network a:\n%s", out)
 	}
 	// Destroy frees the address and the name.
 	if _, err := c.user.Act(ctx, "a2", api.EvDestroy); err != nil {

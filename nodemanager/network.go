@@ -240,7 +240,7 @@ func (s *netstack) startServers(hn *hostedNet) (err error) {
 		hn.stop = append(hn.stop, func() { cancel(); _ = srv.Close() })
 	}
 	if !s.cfg.NoDNS && gw != nil {
-		stop, err := s.names.serve(gw)
+		stop, err := s.names.serve(hn.info.ID, gw)
 		if err != nil {
 			return fmt.Errorf("dns on %s: %w", hn.bridge, err)
 		}
