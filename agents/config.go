@@ -16,7 +16,7 @@ import (
 
 // policy is the scheduler's site configuration: Tashi's [Primitive]
 // densePack, and [Scheduler] candidateLimit, gangTimeout, loadAware,
-// localityWeight and rackCredit.
+// localityWeight, rackCredit and loadWeight.
 func policy(c *configs.Config) (scheduler.Policy, error) {
 	dense, err1 := c.Bool("Primitive", "densePack")
 	limit, err2 := c.Int("Scheduler", "candidateLimit")
@@ -24,12 +24,14 @@ func policy(c *configs.Config) (scheduler.Policy, error) {
 	load, err4 := c.Bool("Scheduler", "loadAware")
 	weight, err5 := c.Float("Scheduler", "localityWeight")
 	credit, err6 := c.Float("Scheduler", "rackCredit")
+	loadWeight, err7 := c.Float("Scheduler", "loadWeight")
 	if err6 == nil && credit > 1 {
 		err6 = fmt.Errorf("bad value for Scheduler.rackCredit: %q; accepted: a number up to 1 "+
 			"(0 = the default, %g; negative = no credit)", c.String("Scheduler", "rackCredit"), scheduler.DefaultRackCredit)
 	}
 	return scheduler.Policy{DensePack: dense, CandidateLimit: limit, GangTimeout: gang,
-		LoadAware: load, LocalityWeight: weight, RackCredit: credit}, errors.Join(err1, err2, err3, err4, err5, err6)
+		LoadAware: load, LocalityWeight: weight, RackCredit: credit, LoadWeight: loadWeight},
+		errors.Join(err1, err2, err3, err4, err5, err6, err7)
 }
 
 // pluginKeys are the [DataLocation] keys each in-tree plugin reads; the
