@@ -35,15 +35,18 @@ func TestPolicyFromConfig(t *testing.T) {
 	if err != nil || p.LoadAware || p.LocalityWeight != 0 || p.RackCredit != 0 {
 		t.Errorf("defaults: %+v, %v", p, err)
 	}
-	p, err = policy(defaults(t, "Scheduler.loadAware=yes", "Scheduler.localityWeight=3.5", "Scheduler.rackCredit=0.5"))
-	want := scheduler.Policy{LoadAware: true, LocalityWeight: 3.5, RackCredit: 0.5}
-	if err != nil || p.LoadAware != want.LoadAware || p.LocalityWeight != want.LocalityWeight || p.RackCredit != want.RackCredit {
+	p, err = policy(defaults(t, "Scheduler.loadAware=yes", "Scheduler.localityWeight=3.5", "Scheduler.rackCredit=0.5",
+		"Scheduler.loadWeight=2"))
+	want := scheduler.Policy{LoadAware: true, LocalityWeight: 3.5, RackCredit: 0.5, LoadWeight: 2}
+	if err != nil || p.LoadAware != want.LoadAware || p.LocalityWeight != want.LocalityWeight || p.RackCredit != want.RackCredit ||
+		p.LoadWeight != want.LoadWeight {
 		t.Errorf("set: %+v, %v; want %+v", p, err, want)
 	}
 	for set, key := range map[string]string{
 		"Scheduler.loadAware=maybe":     "Scheduler.loadAware",
 		"Scheduler.localityWeight=lots": "Scheduler.localityWeight",
 		"Scheduler.rackCredit=2":        "Scheduler.rackCredit",
+		"Scheduler.loadWeight=heavy":    "Scheduler.loadWeight",
 	} {
 		if _, err := policy(defaults(t, set)); err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%s: error %v does not name %s", set, err, key)
