@@ -30,7 +30,7 @@ func policy(c *configs.Config) (scheduler.Policy, error) {
 			"(0 = the default, %g; negative = no credit)", c.String("Scheduler", "rackCredit"), scheduler.DefaultRackCredit)
 	}
 	return scheduler.Policy{DensePack: dense, CandidateLimit: limit, GangTimeout: gang,
-		LoadAware: load, LocalityWeight: weight, RackCredit: credit, LoadWeight: loadWeight},
+			LoadAware: load, LocalityWeight: weight, RackCredit: credit, LoadWeight: loadWeight},
 		errors.Join(err1, err2, err3, err4, err5, err6, err7)
 }
 

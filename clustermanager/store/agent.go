@@ -18,33 +18,44 @@ import (
 // a transaction at or after that index, so its NOTIFY wakes a watch.
 func (s *Store) Snapshot(ctx context.Context) (api.Snapshot, error) {
 	var snap api.Snapshot
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+	err := s.readIndexed(ctx, func(tx pgx.Tx, index uint64, now time.Time) error {
+		snap.Index, snap.Now = index, now
+		var err error
+		if snap.Hosts, err = s.queryHosts(ctx, tx, ``); err != nil {
+			return err
+		}
+		if snap.Instances, err = s.queryInstances(ctx, tx, ``); err != nil {
+			return err
+		}
+		if snap.Networks, err = s.networks(ctx, tx); err != nil {
+			return err
+		}
+		snap.Reservations = map[int64][]int64{}
+		for _, h := range snap.Hosts {
+			if len(h.Reserved) > 0 {
+				snap.Reservations[h.ID] = h.Reserved
+			}
+		}
+		return nil
+	})
+	return snap, err
+}
+
+// readIndexed runs fn in one read-only repeatable-read transaction with
+// its watch index (the oldest transaction still running when it began:
+// a change it misses comes from a transaction at or after it, so its
+// NOTIFY wakes a watch) and the database's clock.
+func (s *Store) readIndexed(ctx context.Context, fn func(tx pgx.Tx, index uint64, now time.Time) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			var idx int64
+			var now time.Time
 			if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, now()`).
-				Scan(&idx, &snap.Now); err != nil {
-				return fmt.Errorf("read snapshot index: %w", err)
+				Scan(&idx, &now); err != nil {
+				return fmt.Errorf("read the snapshot index: %w", err)
 			}
-			snap.Index = uint64(idx)
-			var err error
-			if snap.Hosts, err = s.queryHosts(ctx, tx, ``); err != nil {
-				return err
-			}
-			if snap.Instances, err = s.queryInstances(ctx, tx, ``); err != nil {
-				return err
-			}
-			if snap.Networks, err = s.networks(ctx, tx); err != nil {
-				return err
-			}
-			snap.Reservations = map[int64][]int64{}
-			for _, h := range snap.Hosts {
-				if len(h.Reserved) > 0 {
-					snap.Reservations[h.ID] = h.Reserved
-				}
-			}
-			return nil
+			return fn(tx, uint64(idx), now)
 		})
-	return snap, err
 }
 
 // CurrentIndex is the index a fresh snapshot would have.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,23 +16,18 @@ import (
 // leased address with its guest's DNS name on that network's domain.
 func (s *Store) NMView(ctx context.Context) (api.NMView, error) {
 	var v api.NMView
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
-		func(tx pgx.Tx) error {
-			var idx int64
-			if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&idx); err != nil {
-				return fmt.Errorf("read view index: %w", err)
-			}
-			v.Index = uint64(idx)
-			var err error
-			if v.Peers, err = tunnelPeers(ctx, tx); err != nil {
-				return err
-			}
-			if v.Networks, err = s.networks(ctx, tx); err != nil {
-				return err
-			}
-			v.Names, err = nameRecords(ctx, tx)
+	err := s.readIndexed(ctx, func(tx pgx.Tx, index uint64, _ time.Time) error {
+		v.Index = index
+		var err error
+		if v.Peers, err = tunnelPeers(ctx, tx); err != nil {
 			return err
-		})
+		}
+		if v.Networks, err = s.networks(ctx, tx); err != nil {
+			return err
+		}
+		v.Names, err = nameRecords(ctx, tx)
+		return err
+	})
 	return v, err
 }
 
