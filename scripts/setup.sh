@@ -91,9 +91,46 @@ install_missing() {
 		echo "setup: installing ${missing_pkgs[i]} (${missing_why[i]})"
 	done
 	apt_get update
+	deny_service_starts
 	apt_get install -y --no-install-recommends \
 		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
 		"${missing_pkgs[@]}"
+	allow_service_starts
+	disable_test_daemons
+}
+
+# The tests run their own named, gmond and MooseFS daemons on ports and in
+# namespaces they choose; the packages' system services would take port
+# 53 on every address (our node managers' DNS servers need their bridges'
+# port 53) and 8649. So packages installed here start no service
+# (policy-rc.d, only if the machine has none), and the test daemons'
+# units are left disabled.
+readonly POLICY_RC=/usr/sbin/policy-rc.d
+policy_rc_ours=false
+
+deny_service_starts() {
+	if [[ ! -e $POLICY_RC ]]; then
+		printf '#!/bin/sh\n# written by tashi scripts/setup.sh during apt-get install\nexit 101\n' >"$POLICY_RC"
+		chmod 755 "$POLICY_RC"
+		policy_rc_ours=true
+		trap allow_service_starts EXIT # also when apt-get fails
+	fi
+}
+
+allow_service_starts() {
+	if $policy_rc_ours; then
+		rm -f "$POLICY_RC"
+	fi
+}
+
+disable_test_daemons() {
+	local unit
+	command -v systemctl >/dev/null 2>&1 || return 0
+	for unit in named bind9 ganglia-monitor moosefs-master moosefs-chunkserver; do
+		if [[ " ${missing_pkgs[*]} " == *" ${unit} "* || ($unit == named && " ${missing_pkgs[*]} " == *" bind9 "*) ]]; then
+			systemctl disable --now "$unit" >/dev/null 2>&1 || true
+		fi
+	done
 }
 
 # apt_get runs apt-get quietly, showing its output only if it fails.
