@@ -153,11 +153,15 @@ type Network struct {
 const DefaultDomain = "tashi.internal"
 
 // FQDN is the DNS name of a guest on a network with this domain.
-func FQDN(name, domain string) string {
+func FQDN(name, domain string) string { return strings.ToLower(name) + "." + DomainFQDN(domain) }
+
+// DomainFQDN is a network's DNS domain as a lowercase FQDN (the default
+// domain when it has none).
+func DomainFQDN(domain string) string {
 	if domain == "" {
 		domain = DefaultDomain
 	}
-	return strings.ToLower(name + "." + strings.TrimSuffix(domain, ".") + ".")
+	return strings.ToLower(strings.TrimSuffix(domain, ".") + ".")
 }
 
 // NetworkKinds lists the accepted network isolation kinds.

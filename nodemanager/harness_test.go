@@ -291,14 +291,21 @@ func (c *cluster) serialReady(host string, id int64, limit time.Duration) string
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	return readyLine(c.t, info.SerialLog, limit)
+}
+
+// readyLine waits for the guest's "GUEST-READY <address>" line in its
+// serial log and returns the address.
+func readyLine(t *testing.T, path string, limit time.Duration) string {
+	t.Helper()
 	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		b, _ := os.ReadFile(info.SerialLog)
+		b, _ := os.ReadFile(path)
 		if i := strings.Index(string(b), "GUEST-READY"); i >= 0 {
 			return strings.Fields(string(b[i:]))[1]
 		}
 	}
-	b, _ := os.ReadFile(info.SerialLog)
-	c.t.Fatalf("no GUEST-READY in %s after %s:\n%s", info.SerialLog, limit, b)
+	b, _ := os.ReadFile(path)
+	t.Fatalf("no GUEST-READY in %s after %s:\n%s", path, limit, b)
 	return ""
 }
 

@@ -73,7 +73,7 @@ func (ns *nameServer) set(v api.NMView) {
 // reverse. A name DNS cannot carry (an underscore, say) is left out and
 // logged rather than costing every other name its answer.
 func (ns *nameServer) zoneOf(v api.NMView, n api.Network) (*dns.Zone, error) {
-	cfg := dns.ZoneConfig{TTL: ns.ttl, Serial: uint32(v.Index), Domains: []string{api.FQDN("x", n.Domain)[2:]}}
+	cfg := dns.ZoneConfig{TTL: ns.ttl, Serial: uint32(v.Index), Domains: []string{api.DomainFQDN(n.Domain)}}
 	if n.CIDR != "" {
 		cfg.ReverseCIDRs = []string{n.CIDR}
 	}

@@ -179,16 +179,7 @@ func buildNM(t *testing.T) string {
 // address it says it has.
 func (h *nsHost) guestReady(t *testing.T, id int64, limit time.Duration) string {
 	t.Helper()
-	path := filepath.Join(h.runDir, fmt.Sprint(id), "serial.log")
-	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		b, _ := os.ReadFile(path)
-		if i := strings.Index(string(b), "GUEST-READY"); i >= 0 {
-			return strings.Fields(string(b[i:]))[1]
-		}
-	}
-	b, _ := os.ReadFile(path)
-	t.Fatalf("no GUEST-READY from instance %d on %s after %s:\n%s", id, h.name, limit, b)
-	return ""
+	return readyLine(t, filepath.Join(h.runDir, fmt.Sprint(id), "serial.log"), limit)
 }
 
 // guestPing asks the guest at ip (through its host's namespace) to ping
